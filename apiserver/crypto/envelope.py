@@ -1,0 +1,224 @@
+"""Envelope encryption of secret values.
+
+Each namespace has one active random data key (DEK), wrapped by the active KEK and stored through
+a `DataKeyRepository`. Values are sealed with the DEK under associated data naming namespace,
+name and version, so a stored blob cannot be replayed into another row. DEKs rotate lazily: the
+first encrypt after `rotation_period` creates a new one; old DEKs stay to decrypt old values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from . import aead
+from .errors import DecryptionError
+from .kek import KekRing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DataKeyRecord:
+    """A stored DEK: `wrapped` is the DEK sealed by KEK `kek_id` (hidden from repr anyway)."""
+
+    id: str
+    namespace: str
+    kek_id: str
+    wrapped: bytes = field(repr=False)
+    created: float
+    active: bool
+
+
+class DataKeyRepository(Protocol):
+    """Persistence of DEKs, implemented by the store."""
+
+    async def active_data_key(self, namespace: str) -> DataKeyRecord | None:
+        """The namespace's active DEK, if any."""
+
+    async def data_key(self, key_id: str) -> DataKeyRecord | None:
+        """A DEK by id, active or not."""
+
+    async def insert_data_key(self, record: DataKeyRecord) -> None:
+        """Insert `record` as active and deactivate the namespace's other DEKs, atomically."""
+
+    async def data_keys(self, namespace: str | None = None) -> list[DataKeyRecord]:
+        """All DEKs (of one namespace if given)."""
+
+    async def update_wrapped(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
+        """Replace a DEK's wrapping (KEK rotation); the DEK itself does not change."""
+
+
+@dataclass(frozen=True)
+class Ciphertext:
+    """A sealed value and the id of the DEK that sealed it."""
+
+    data_key_id: str
+    blob: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Dek:
+    id: str
+    namespace: str
+    created: float
+    key: bytes = field(repr=False)
+
+
+def dek_aad(key_id: str, namespace: str) -> bytes:
+    """Associated data of a wrapped DEK: binds it to its id and namespace."""
+    return b"dek\x00" + key_id.encode() + b"\x00" + namespace.encode()
+
+
+def value_aad(namespace: str, name: str, version: int) -> bytes:
+    """Associated data of a value: binds it to its row (namespace, name, version)."""
+    # NUL separates the fields, so a NUL inside one would make the encoding ambiguous.
+    if "\x00" in namespace or "\x00" in name:
+        raise ValueError("namespace and name must not contain NUL")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise TypeError("version must be an int")
+    return b"sv\x00" + namespace.encode() + b"\x00" + name.encode() + b"\x00" + str(version).encode()
+
+
+class Envelope:
+    """Encrypts and decrypts values with per-namespace DEKs wrapped by the KEK ring."""
+
+    def __init__(
+        self,
+        keks: KekRing,
+        repository: DataKeyRepository,
+        *,
+        rotation_period: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if rotation_period <= 0:
+            raise ValueError("rotation_period must be positive")
+        self._keks = keks
+        self._repository = repository
+        self._rotation_period = rotation_period
+        self._clock = clock
+        self._deks: dict[str, _Dek] = {}  # unwrapped DEKs by id: each is unwrapped once
+        self._active: dict[str, _Dek] = {}  # active DEK by namespace
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def __repr__(self) -> str:
+        return f"Envelope(keks={self._keks!r}, cached_data_keys={len(self._deks)})"
+
+    async def encrypt(self, namespace: str, name: str, version: int, plaintext: bytes) -> Ciphertext:
+        """Seal `plaintext` for the row (namespace, name, version) with the namespace's DEK."""
+        aad = value_aad(namespace, name, version)
+        dek = await self._active_dek(namespace)
+        return Ciphertext(dek.id, aead.seal(dek.key, plaintext, aad))
+
+    async def decrypt(self, namespace: str, name: str, version: int, ciphertext: Ciphertext) -> bytes:
+        """Open a value sealed for this row; `DecryptionError` on any failure."""
+        try:
+            aad = value_aad(namespace, name, version)
+        except (ValueError, TypeError):
+            raise DecryptionError() from None
+        dek = self._deks.get(ciphertext.data_key_id)
+        if dek is None:
+            record = await self._repository.data_key(ciphertext.data_key_id)
+            if record is None:
+                raise DecryptionError()
+            dek = self._unwrap(record)
+        # The value AAD already covers the namespace; this check just fails early and clearly.
+        if dek.namespace != namespace:
+            raise DecryptionError()
+        return aead.open_(dek.key, ciphertext.blob, aad)
+
+    async def rotate(self, namespace: str) -> str:
+        """Make a new active DEK for the namespace now; returns its id."""
+        async with self._lock(namespace):
+            dek = await self._create(namespace)
+        return dek.id
+
+    async def rewrap_all(self) -> int:
+        """Re-wrap every DEK not yet under the active KEK; returns how many were re-wrapped.
+
+        Run after a KEK rotation; once it returns, old KEKs can be removed from the ring.
+        """
+        active = self._keks.active
+        count = 0
+        for record in await self._repository.data_keys():
+            if record.kek_id == active.id:
+                continue
+            dek = self._unwrap(record)
+            wrapped = aead.seal(active.key, dek.key, dek_aad(record.id, record.namespace))
+            await self._repository.update_wrapped(record.id, active.id, wrapped)
+            count += 1
+        if count:
+            log.info("re-wrapped %d data keys under KEK %s", count, active.id)
+        return count
+
+    def forget_active(self, namespace: str | None = None) -> None:
+        """Drop the cached active DEK of a namespace (all if None), e.g. after another replica
+        rotated it; the next encrypt asks the repository again."""
+        if namespace is None:
+            self._active.clear()
+        else:
+            self._active.pop(namespace, None)
+
+    def _lock(self, namespace: str) -> asyncio.Lock:
+        lock = self._locks.get(namespace)
+        if lock is None:
+            lock = self._locks[namespace] = asyncio.Lock()
+        return lock
+
+    def _fresh(self, created: float) -> bool:
+        return self._clock() - created < self._rotation_period
+
+    async def _active_dek(self, namespace: str) -> _Dek:
+        dek = self._active.get(namespace)
+        if dek is not None and self._fresh(dek.created):
+            return dek  # steady state: no repository call, no lock
+        # The lock makes concurrent first encrypts in a namespace create a single DEK.
+        async with self._lock(namespace):
+            dek = self._active.get(namespace)
+            if dek is not None and self._fresh(dek.created):
+                return dek
+            record = await self._repository.active_data_key(namespace)
+            if (
+                record is not None
+                and record.active
+                and record.namespace == namespace
+                and self._fresh(record.created)
+            ):
+                dek = self._unwrap(record)
+                self._active[namespace] = dek
+                return dek
+            return await self._create(namespace)
+
+    async def _create(self, namespace: str) -> _Dek:
+        """Create, wrap, store and cache a new active DEK (caller holds the namespace lock)."""
+        kek = self._keks.active
+        dek = _Dek(
+            id="dek-" + secrets.token_hex(8),
+            namespace=namespace,
+            created=self._clock(),
+            key=os.urandom(aead.KEY_SIZE),
+        )
+        wrapped = aead.seal(kek.key, dek.key, dek_aad(dek.id, namespace))
+        await self._repository.insert_data_key(
+            DataKeyRecord(dek.id, namespace, kek.id, wrapped, dek.created, True)
+        )
+        self._deks[dek.id] = dek
+        self._active[namespace] = dek
+        log.info("created data key %s for namespace %s under KEK %s", dek.id, namespace, kek.id)
+        return dek
+
+    def _unwrap(self, record: DataKeyRecord) -> _Dek:
+        """The DEK of a record, from the cache or unwrapped with its KEK (then cached)."""
+        dek = self._deks.get(record.id)
+        if dek is not None:
+            return dek
+        kek = self._keks.get(record.kek_id)  # DecryptionError if the KEK is not configured
+        key = aead.open_(kek.key, record.wrapped, dek_aad(record.id, record.namespace))
+        dek = self._deks[record.id] = _Dek(record.id, record.namespace, record.created, key)
+        return dek

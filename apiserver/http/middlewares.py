@@ -1,0 +1,121 @@
+"""The HTTP edge: request ids, error dialects and authentication, in that order.
+
+Every error a handler raises is an ApiError; this edge renders it in the dialect of the surface
+the request came through (Kubernetes Status, InfluxDB or Cloudflare errors). Nothing a client
+sends can produce a 500: unexpected exceptions are logged by type and request id only (never
+with a body) and answered with a generic internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from ..machinery.context import Principal
+from ..machinery.errors import ApiError, internal, method_not_allowed, too_large, unauthorized
+from .context import PRINCIPAL, REQUEST_ID
+from .status import status_response
+
+log = logging.getLogger("apiserver.http")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Renderer = Callable[[web.Request, ApiError], web.StreamResponse]
+
+
+class Authenticator(Protocol):
+    def authenticate(self, request: web.Request) -> Principal:
+        """The caller's principal; raises a 401 (or 429) ApiError."""
+
+
+class Surfaces:
+    """Which error dialect and which authentication rules apply to a path."""
+
+    def __init__(self) -> None:
+        self._dialects: list[tuple[str, Renderer]] = []
+        self.public_paths: set[str] = {"/livez", "/readyz"}
+
+    def add_dialect(self, prefix: str, renderer: Renderer) -> None:
+        self._dialects.append((prefix, renderer))
+
+    def render(self, request: web.Request, error: ApiError) -> web.StreamResponse:
+        for prefix, renderer in self._dialects:
+            if request.path.startswith(prefix):
+                return renderer(request, error)
+        return status_response(error)
+
+
+SURFACES = web.AppKey("surfaces", Surfaces)
+AUTHENTICATOR = web.AppKey("authenticator", Authenticator)
+
+
+@web.middleware
+async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if 0 < len(given) <= 128 and given.isprintable() else secrets.token_hex(8)
+    request[REQUEST_ID] = rid
+    response = await handler(request)
+    if not response.prepared:
+        response.headers["X-Request-Id"] = rid
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    surfaces = request.app[SURFACES]
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return _finish(request, surfaces.render(request, error))
+    except web.HTTPRequestEntityTooLarge:
+        return _finish(request, surfaces.render(request, too_large(request.app._client_max_size)))
+    except web.HTTPMethodNotAllowed:
+        return _finish(request, surfaces.render(request, method_not_allowed(request.method, request.path)))
+    except web.HTTPNotFound:
+        error = ApiError(404, "NotFound", "the server could not find the requested resource")
+        return _finish(request, surfaces.render(request, error))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = ApiError(exc.status, exc.reason.replace(" ", ""), exc.reason)
+        return _finish(request, surfaces.render(request, error))
+    except Exception as exc:  # a bug of ours: never leak details, always leave a trace to follow
+        log.exception("unhandled %s in %s %s (request %s)", type(exc).__name__, request.method, request.path,
+                      request.get(REQUEST_ID))
+        return _finish(request, surfaces.render(request, internal("an internal error occurred")))
+
+
+def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+    if REQUEST_ID in request and not response.prepared:
+        response.headers["X-Request-Id"] = request[REQUEST_ID]
+    return response
+
+
+@web.middleware
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in request.app[SURFACES].public_paths or request.method == "OPTIONS":
+        return await handler(request)
+    request[PRINCIPAL] = request.app[AUTHENTICATOR].authenticate(request)
+    return await handler(request)
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The credential of any accepted header; never logged, never in a URL."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.strip():
+        return value.strip()
+    key = request.headers.get("X-Auth-Key")
+    if key and request.headers.get("X-Auth-Email"):
+        return key.strip()
+    return None
+
+
+def require_principal(request: web.Request) -> Principal:
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        raise unauthorized()
+    return principal

@@ -1,0 +1,35 @@
+"""The native surface: health, the Kubernetes-style resource routes, and keeper activation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ..machinery.endpoints import ResourceEndpoints, json_response
+from ..resources import GROUP, VERSION
+from .context import request_context
+
+if TYPE_CHECKING:
+    from ..app import Components
+
+GROUP_PREFIX = f"/apis/{GROUP}/{VERSION}"
+CORE_PREFIX = "/api/v1"
+
+
+async def livez(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def add_routes(app: web.Application, components: "Components") -> None:
+    async def activate_keeper(request: web.Request) -> web.Response:
+        keeper = await components.keeper_service.activate(request_context(request), request.match_info["namespace"],
+                                                          request.match_info["name"])
+        return json_response(keeper)
+
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", livez)
+    app.router.add_post(f"{GROUP_PREFIX}/namespaces/{{namespace}}/keepers/{{name}}/activate", activate_keeper)
+    for registry in (components.secure_values, components.keepers):
+        app.router.add_routes(ResourceEndpoints(registry, components.continue_tokens).routes(GROUP_PREFIX))
+    app.router.add_routes(ResourceEndpoints(components.namespaces, components.continue_tokens).routes(CORE_PREFIX))

@@ -1,0 +1,260 @@
+"""Generic REST endpoints for one kind: the Kubernetes verbs over HTTP, for any registry.
+
+Handlers stay thin: they read the request (options, body, content type), call the registry,
+and write JSON, a Table or a watch stream. Errors propagate as ApiError and are rendered by the
+HTTP edge in the surface's dialect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..http.body import decode_document, media_type, read_body
+from ..http.context import request_context
+from . import managedfields, patch
+from .meta import now_rfc3339
+from .continuation import ContinueTokens
+from .errors import ApiError, bad_request, field_error, invalid, method_not_allowed
+from .listing import ListOptions, list_objects
+from .registry import Registry
+from .table import TABLE_MEDIA, to_table, wants_table
+from .watch import watch_events
+
+_TRUE = ("true", "True", "1")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def _warnings(ctx) -> dict[str, str]:
+    return {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in ctx.warnings)} \
+        if ctx.warnings else {}
+
+
+class ResourceEndpoints:
+    """Routes for `{prefix}/namespaces/{ns}/{resource}[/{name}]` and the all-namespaces list."""
+
+    def __init__(self, registry: Registry, tokens: ContinueTokens) -> None:
+        self.registry = registry
+        self.tokens = tokens
+        self.type = registry.type
+
+    def routes(self, prefix: str) -> list[web.AbstractRouteDef]:
+        r = self.type.resource
+        if self.type.namespaced:
+            collection, item = f"{prefix}/namespaces/{{namespace}}/{r}", f"{prefix}/namespaces/{{namespace}}/{r}/{{name}}"
+        else:
+            collection, item = f"{prefix}/{r}", f"{prefix}/{r}/{{name}}"
+        routes = [
+            web.get(collection, self.list_or_watch),
+            web.post(collection, self.create),
+            web.delete(collection, self.delete_collection),
+            web.get(item, self.get),
+            web.put(item, self.update),
+            web.patch(item, self.patch),
+            web.delete(item, self.delete),
+            web.route("*", collection, self.not_allowed),
+            web.route("*", item, self.not_allowed),
+        ]
+        if self.type.namespaced:
+            routes.insert(0, web.get(f"{prefix}/{r}", self.list_or_watch))
+        return routes
+
+    def _namespace(self, request: web.Request) -> str:
+        return request.match_info.get("namespace", "") if self.type.namespaced else ""
+
+    async def not_allowed(self, request: web.Request) -> web.Response:
+        raise method_not_allowed(request.method, self.type.resource, self.type.group)
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def get(self, request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        obj = self.registry.get(ctx, self._namespace(request), request.match_info["name"])
+        if wants_table(request.headers.get("Accept", "")):
+            return self._table(request, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")})
+        return json_response(obj)
+
+    async def list_or_watch(self, request: web.Request) -> web.StreamResponse:
+        ctx = request_context(request)
+        namespace = request.match_info.get("namespace") if self.type.namespaced else ""
+        options = ListOptions.from_query(request.query, self.type.field_selectors)
+        if request.query.get("watch") in _TRUE:
+            return await self._watch(request, ctx, namespace, options)
+        result = list_objects(self.registry, self.tokens, ctx, namespace, options)
+        if wants_table(request.headers.get("Accept", "")):
+            return self._table(request, result["items"], result["metadata"])
+        return json_response(result)
+
+    def _table(self, request: web.Request, objects: list[dict], list_meta: dict) -> web.Response:
+        include = request.query.get("includeObject", "Metadata")
+        if include not in ("None", "Metadata", "Object"):
+            raise bad_request(f'includeObject: Unsupported value: "{include}": supported values: '
+                              '"None", "Metadata", "Object"')
+        body = to_table(self.registry.strategy, objects, list_meta, include)
+        return web.Response(body=orjson.dumps(body), content_type="application/json",
+                            headers={"Content-Type": TABLE_MEDIA})
+
+    async def _watch(self, request: web.Request, ctx, namespace: str | None, options: ListOptions) -> web.StreamResponse:
+        timeout_text = request.query.get("timeoutSeconds")
+        try:
+            timeout = float(timeout_text) if timeout_text else None
+        except ValueError:
+            raise bad_request(f'timeoutSeconds: Invalid value: "{timeout_text}": must be an integer') from None
+        events = watch_events(self.registry, ctx, namespace, options, timeout=timeout,
+                              bookmarks=request.query.get("allowWatchBookmarks") in _TRUE)
+        first = await anext(events, None)  # authorization and 410s surface before the 200 is sent
+        response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            event = first
+            while event is not None:
+                await response.write(orjson.dumps(event) + b"\n")  # one whole event per chunk
+                event = await anext(events, None)
+        except (ConnectionResetError, ConnectionError):
+            pass
+        finally:
+            await events.aclose()
+        try:
+            await response.write_eof()
+        except (ConnectionResetError, ConnectionError):
+            pass
+        return response
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def _document(self, request: web.Request) -> Any:
+        return decode_document(await read_body(request), media_type(request))
+
+    async def create(self, request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        obj = await self.registry.create(ctx, self._namespace(request), await self._document(request))
+        return json_response(obj, 201, _warnings(ctx))
+
+    async def update(self, request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        obj = await self.registry.update(ctx, self._namespace(request), request.match_info["name"],
+                                         await self._document(request))
+        return json_response(obj, 200, _warnings(ctx))
+
+    async def patch(self, request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        ptype = patch.patch_type(request.headers.get("Content-Type"))
+        force = request.query.get("force")
+        if force is not None and ptype != patch.APPLY_PATCH:
+            raise invalid("PatchOptions", "", [field_error("forbidden", "force", "may not be specified for "
+                                                           "non-apply patch")], "meta.k8s.io")
+        document = patch.parse_patch_body(ptype, await read_body(request))
+        namespace, name = self._namespace(request), request.match_info["name"]
+        if ptype == patch.APPLY_PATCH:
+            obj, created = await self._apply(ctx, namespace, name, document, force in _TRUE)
+            return json_response(obj, 201 if created else 200, _warnings(ctx))
+        self.registry.authorizer.authorize(ctx.principal, "patch", self.type, namespace, name)
+        transform = _patcher(ptype, document)
+        precondition = _patch_precondition(ptype, document)
+        obj = await self.registry.guaranteed_update(ctx, namespace, name, transform, precondition)
+        return json_response(obj, 200, _warnings(ctx))
+
+    async def _apply(self, ctx, namespace: str, name: str, document: dict, force: bool) -> tuple[dict, bool]:
+        if not ctx.field_manager:
+            raise invalid("PatchOptions", "", [field_error("required", "fieldManager", "is required for apply patch")],
+                          "meta.k8s.io")
+        registry = self.registry
+        registry.authorizer.authorize(ctx.principal, "patch", self.type, namespace, name)
+        payload = registry.strategy.payload.take(document) if registry.strategy.payload else None
+        precondition = (document.get("metadata") or {}).get("resourceVersion") or None
+        now = now_rfc3339()
+
+        def with_payload(obj: dict) -> dict:
+            if payload is not None:
+                obj.setdefault("spec", {})["value"] = payload
+            return obj
+
+        if registry.store.get(self.type.resource, namespace, name) is None:
+            result = managedfields.server_side_apply(None, document, ctx.field_manager, force=force,
+                                                     api_version=self.type.api_version, now=now)
+            body = with_payload(result.obj)
+            body.setdefault("metadata", {})["name"] = name
+            created = await registry.create(ctx, namespace, body, managed_fields=result.managed_fields)
+            return created, True
+
+        applied: dict[str, Any] = {}
+
+        def transform(current: dict) -> dict:
+            result = managedfields.server_side_apply(current, document, ctx.field_manager, force=force,
+                                                     api_version=self.type.api_version, now=now)
+            applied["managed"] = result.managed_fields
+            return with_payload(result.obj)
+
+        obj = await registry.guaranteed_update(ctx, namespace, name, transform, precondition,
+                                               managed=lambda _old, _new: applied["managed"])
+        return obj, False
+
+    async def delete(self, request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        options = await self._delete_options(request)
+        status = await self.registry.delete(ctx, self._namespace(request), request.match_info["name"], options)
+        return json_response(status)
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        raw = await read_body(request)
+        if not raw.strip():
+            return {}
+        options = decode_document(raw, media_type(request))
+        if not isinstance(options, dict):
+            raise bad_request("the body of a delete must be a DeleteOptions object")
+        dry_run = options.get("dryRun") or []
+        if dry_run:
+            request_context(request).dry_run = dry_run == ["All"] or _bad_dry_run(dry_run)
+        return options
+
+    async def delete_collection(self, request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        namespace = self._namespace(request)
+        self.registry.authorizer.authorize(ctx.principal, "deletecollection", self.type, namespace)
+        options = ListOptions.from_query(request.query, self.type.field_selectors)
+        delete_options = await self._delete_options(request)
+        listed = list_objects(self.registry, self.tokens, ctx, namespace, options)
+        deleted = []
+        for obj in listed["items"]:
+            meta = obj["metadata"]
+            try:
+                await self.registry.delete(ctx, meta.get("namespace", ""), meta["name"], delete_options)
+            except ApiError as exc:
+                if exc.code != 404:  # deleted meanwhile by someone else: nothing left to do
+                    raise
+                continue
+            deleted.append(obj)
+        return json_response({"kind": self.type.list_kind, "apiVersion": self.type.api_version,
+                              "metadata": {"resourceVersion": str(self.registry.store.revision)}, "items": deleted})
+
+
+def _bad_dry_run(values: Any) -> bool:
+    raise invalid("DeleteOptions", "", [field_error("not_supported", "dryRun", 'supported values: "All"',
+                                                    str(values))], "meta.k8s.io")
+
+
+def _patcher(ptype: str, document: Any) -> Callable[[dict], dict]:
+    if ptype == patch.JSON_PATCH:
+        return lambda current: patch.apply_json_patch(current, document)
+    if ptype == patch.STRATEGIC_MERGE_PATCH:
+        document = patch.strip_strategic_directives(document)
+    return lambda current: patch.apply_merge_patch(current, document)
+
+
+def _patch_precondition(ptype: str, document: Any) -> str | None:
+    """A resourceVersion the patch sets is a precondition (as upstream's patcher treats it)."""
+    if ptype == patch.JSON_PATCH:
+        for op in document:
+            if isinstance(op, dict) and op.get("path") == "/metadata/resourceVersion" and op.get("op") in ("add", "replace"):
+                return str(op.get("value"))
+        return None
+    meta = document.get("metadata") if isinstance(document, dict) else None
+    value = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return str(value) if value else None

@@ -1,0 +1,80 @@
+"""Object metadata rules shared by every kind (ObjectMeta and TypeMeta)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from .errors import Cause, bad_request, field_error
+from .names import dns1123_subdomain_errors, validate_annotations, validate_labels
+from .strategy import ResourceType
+
+# Fields of ObjectMeta the server owns; values sent by clients are replaced.
+SERVER_SET = ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+              "deletionGracePeriodSeconds", "selfLink")
+
+
+def now_rfc3339() -> str:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def check_type_meta(obj: Any, rtype: ResourceType) -> None:
+    """A body must be an object of this kind; an absent apiVersion/kind is taken from the URL."""
+    if not isinstance(obj, dict):
+        raise bad_request(f"the body of the request must be a {rtype.kind} object")
+    api_version = obj.setdefault("apiVersion", rtype.api_version)
+    kind = obj.setdefault("kind", rtype.kind)
+    if api_version != rtype.api_version or kind != rtype.kind:
+        raise bad_request(f"the API version in the data ({api_version}) does not match the expected API version "
+                          f"({rtype.api_version})" if api_version != rtype.api_version else
+                          f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})")
+    meta = obj.setdefault("metadata", {})
+    if not isinstance(meta, dict):
+        raise bad_request("metadata must be an object")
+    # Keep TypeMeta first, as Kubernetes serialises it.
+    rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    obj.clear()
+    obj.update(apiVersion=api_version, kind=kind, **rest)
+
+
+def check_namespace(obj: dict[str, Any], namespace: str) -> None:
+    """The namespace comes from the URL; a different one in the body is refused (upstream wording)."""
+    meta = obj["metadata"]
+    given = meta.get("namespace")
+    if given and given != namespace:
+        raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+    if namespace:
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+
+
+def check_name_matches(obj: dict[str, Any], name: str) -> None:
+    given = obj["metadata"].get("name")
+    if given and given != name:
+        raise bad_request(f"the name of the object ({given}) does not match the name on the URL ({name})")
+    obj["metadata"]["name"] = name
+
+
+def validate_object_meta(obj: dict[str, Any]) -> list[Cause]:
+    meta = obj["metadata"]
+    causes: list[Cause] = []
+    name = meta.get("name")
+    if not name:
+        causes.append(field_error("required", "metadata.name", "name or generateName is required"))
+    else:
+        for detail in dns1123_subdomain_errors(name):
+            causes.append(field_error("invalid", "metadata.name", detail, name))
+    causes += validate_labels(meta.get("labels"))
+    causes += validate_annotations(meta.get("annotations"))
+    return causes
+
+
+def reset_server_fields(meta: dict[str, Any]) -> None:
+    for key in SERVER_SET:
+        meta.pop(key, None)

@@ -1,0 +1,67 @@
+"""Server-side printing: `meta.k8s.io/v1 Table` for `kubectl get`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .strategy import Strategy
+
+TABLE_MEDIA = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+def wants_table(accept: str) -> bool:
+    """kubectl asks `application/json;as=Table;v=v1;g=meta.k8s.io,application/json`: the first it can use wins."""
+    for choice in accept.split(","):
+        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip() for p in choice.split(";")[1:] if "=" in p}
+        if params.get("as") == "Table" and params.get("g", "meta.k8s.io") == "meta.k8s.io":
+            return True
+        if choice.split(";")[0].strip() in ("application/json", "*/*", "application/*"):
+            return False
+    return False
+
+
+def age(timestamp: str | None, now: dt.datetime | None = None) -> str:
+    """kubectl's HumanDuration: 45s, 3m, 5h, 2d, 1y…"""
+    if not timestamp:
+        return "<unknown>"
+    created = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    seconds = int(((now or dt.datetime.now(dt.timezone.utc)) - created).total_seconds())
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if days < 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    return f"{days // 365}y"
+
+
+def to_table(strategy: Strategy, objects: list[dict[str, Any]], list_meta: dict[str, Any],
+             include_object: str = "Metadata") -> dict[str, Any]:
+    columns = [{"name": c.name, "type": c.type, "format": c.format, "description": c.description,
+                "priority": c.priority} for c in strategy.table_columns]
+    rows = []
+    for obj in objects:
+        row: dict[str, Any] = {"cells": strategy.table_cells(obj)}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            # Metadata lets kubectl show namespaces (-A), labels (--show-labels) and -L columns.
+            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                             "metadata": obj["metadata"]}
+        rows.append(row)
+    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+            "columnDefinitions": columns, "rows": rows}

@@ -1,0 +1,106 @@
+"""Keeper: where secure values are kept. The `system` keeper is implicit; others are configured.
+
+Rules and messages follow Grafana's `validator/keeper.go`. Only one keeper per namespace is
+active; a new keeper starts inactive and is chosen with the `activate` action (services).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..machinery.errors import Cause, conflict, field_error
+from ..machinery.strategy import ResourceType, Strategy, TableColumn
+from ..machinery.table import age
+from ..store.store import Store
+from ..store.txn import Txn
+from . import GROUP, VERSION, load_schema
+
+SYSTEM_KEEPER = "system"
+PROVIDERS = ("aws", "azure", "gcp", "hashiCorpVault")
+
+KEEPERS = ResourceType(group=GROUP, version=VERSION, resource="keepers", kind="Keeper", singular="keeper",
+                       categories=("secrets",))
+
+
+def active_keeper(store: Store, namespace: str) -> str:
+    """The namespace's active keeper; `system` when no configured keeper is active."""
+    for stored in store.cache.iter_current(KEEPERS.resource, namespace):
+        if stored.body.get("status", {}).get("active"):
+            return stored.name
+    return SYSTEM_KEEPER
+
+
+def keeper_type(obj: dict[str, Any]) -> str:
+    spec = obj.get("spec") or {}
+    return next((p for p in PROVIDERS if spec.get(p) is not None), SYSTEM_KEEPER)
+
+
+class KeeperStrategy(Strategy):
+    type = KEEPERS
+    generate_name_prefix = "kp-"
+    table_columns = (
+        TableColumn("Name", format="name", description="Name of the keeper"),
+        TableColumn("Description", description="What the keeper is for"),
+        TableColumn("Type", description="The provider: aws, azure, gcp or hashiCorpVault"),
+        TableColumn("Active", type="boolean", description="Whether new secure values go to this keeper"),
+        TableColumn("Age", description="Time since creation"),
+    )
+
+    def __init__(self, store: Store) -> None:
+        self.schema = load_schema("keeper.json")
+        self.store = store
+
+    def prepare_for_create(self, obj: dict[str, Any]) -> None:
+        obj["status"] = {"active": False}
+
+    def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
+        causes: list[Cause] = []
+        if obj["metadata"].get("name") == SYSTEM_KEEPER:
+            causes.append(field_error("forbidden", "metadata.name", "the keeper name `system` is reserved"))
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return causes
+        configured = [p for p in PROVIDERS if spec.get(p) is not None]
+        if not configured:
+            causes.append(field_error("required", "spec", "at least one `keeper` must be present"))
+        elif len(configured) > 1:
+            causes.append(field_error("invalid", "spec", "only one `keeper` can be present at a time but found more",
+                                      ", ".join(configured)))
+        aws = spec.get("aws")
+        if isinstance(aws, dict):
+            causes += _aws_causes(aws)
+        return causes
+
+    def check_delete(self, txn: Txn, obj: dict[str, Any]) -> None:
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        for stored in self.store.cache.iter_current("securevalues", namespace):
+            if stored.body.get("status", {}).get("keeper") == name:
+                raise conflict(KEEPERS.resource, name, GROUP,
+                               f'the keeper is used by securevalues "{stored.name}" and cannot be deleted')
+
+    def table_cells(self, obj: dict[str, Any]) -> list[Any]:
+        return [obj["metadata"]["name"], obj.get("spec", {}).get("description", ""), keeper_type(obj),
+                bool(obj.get("status", {}).get("active")), age(obj["metadata"].get("creationTimestamp"))]
+
+
+def _aws_causes(aws: dict[str, Any]) -> list[Cause]:
+    causes = []
+    if not aws.get("region"):
+        causes.append(field_error("required", "spec.aws.region", "region must be present"))
+    role = aws.get("assumeRole")
+    if not isinstance(role, dict):
+        causes.append(field_error("required", "spec.aws", "`assumeRole` must be present"))
+        return causes
+    if not role.get("assumeRoleArn"):
+        causes.append(field_error("required", "spec.aws.assumeRole.assumeRoleArn",
+                                  "arn of the role to assume must be present"))
+    if not role.get("externalID"):
+        causes.append(field_error("required", "spec.aws.assumeRole.externalID", "externalID must be present"))
+    return causes
+
+
+def system_keeper(namespace: str, active: bool) -> dict[str, Any]:
+    """The implicit system keeper, shown when it is activated."""
+    return {"apiVersion": KEEPERS.api_version, "kind": KEEPERS.kind,
+            "metadata": {"name": SYSTEM_KEEPER, "namespace": namespace},
+            "spec": {"description": "Built-in encrypted store"}, "status": {"active": active}}

@@ -1,0 +1,199 @@
+"""SQLite backend (the embedded default), via aiosqlite.
+
+WAL journal with `synchronous=FULL`, so an acknowledged commit survives power loss. One
+connection writes (the store's single writer), another reads payloads and data keys, which WAL
+lets run beside a commit. Only ciphertext ever reaches these files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiosqlite
+import orjson
+
+from .errors import RevisionMismatch
+from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, Write
+
+# Forward-only migrations; the index is the schema version they bring the database to.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE objects (
+        resource   TEXT NOT NULL,
+        namespace  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        revision   INTEGER NOT NULL,
+        index_key  TEXT,
+        body       BLOB NOT NULL,
+        PRIMARY KEY (resource, namespace, name)
+    );
+    CREATE UNIQUE INDEX objects_by_index_key ON objects (resource, namespace, index_key)
+        WHERE index_key IS NOT NULL;
+    CREATE TABLE payloads (
+        namespace   TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        data_key_id TEXT NOT NULL,
+        blob        BLOB NOT NULL,
+        PRIMARY KEY (namespace, name, version)
+    );
+    CREATE TABLE data_keys (
+        id        TEXT PRIMARY KEY,
+        namespace TEXT NOT NULL,
+        kek_id    TEXT NOT NULL,
+        wrapped   BLOB NOT NULL,
+        created   REAL NOT NULL,
+        active    INTEGER NOT NULL
+    );
+    CREATE INDEX data_keys_active ON data_keys (namespace, active);
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO settings (key, value) VALUES ('revision', '0');
+    """,
+]
+
+DataKeyRow = tuple[str, str, str, bytes, float, bool]
+_DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active"
+
+
+class SqliteBackend:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    async def open(self) -> tuple[list[StoredObject], int]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await _connect(self.path)
+        await self._migrate(self._writer)
+        self._reader = await _connect(self.path)
+        objects = []
+        async with self._writer.execute("SELECT resource, namespace, name, revision, index_key, body FROM objects") as cur:
+            async for resource, namespace, name, revision, index_key, body in cur:
+                objects.append(StoredObject(resource, namespace, name, revision, orjson.loads(body), index_key))
+        async with self._writer.execute("SELECT value FROM settings WHERE key = 'revision'") as cur:
+            (revision,) = await cur.fetchone()  # type: ignore[misc]
+        return objects, int(revision)
+
+    async def _migrate(self, db: aiosqlite.Connection) -> None:
+        await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)")
+        async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
+            (current,) = await cur.fetchone()  # type: ignore[misc]
+        if current > len(MIGRATIONS):
+            raise RuntimeError(f"database schema version {current} is newer than this server ({len(MIGRATIONS)})")
+        for version in range(current + 1, len(MIGRATIONS) + 1):
+            await db.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[version - 1]
+                                   + f";INSERT INTO schema_migrations VALUES ({version}, {time.time()});COMMIT;")
+
+    async def persist(self, writes: list[Write], revision: int) -> None:
+        db = self._writer
+        assert db is not None
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            for write in writes:
+                await _apply(db, write)
+            await db.execute("UPDATE settings SET value = ? WHERE key = 'revision'", (str(revision),))
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+
+    async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
+        assert self._reader is not None
+        async with self._reader.execute(
+                "SELECT data_key_id, blob FROM payloads WHERE namespace = ? AND name = ? AND version = ?",
+                (namespace, name, version)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
+
+    async def read_data_key(self, key_id: str) -> DataKeyRow | None:
+        return await self._one_key(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE id = ?", (key_id,))
+
+    async def read_active_data_key(self, namespace: str) -> DataKeyRow | None:
+        return await self._one_key(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = ? AND active = 1 "
+                                   "ORDER BY created DESC LIMIT 1", (namespace,))
+
+    async def read_data_keys(self, namespace: str | None) -> list[DataKeyRow]:
+        assert self._reader is not None
+        query, params = f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys", ()
+        if namespace is not None:
+            query, params = query + " WHERE namespace = ?", (namespace,)
+        async with self._reader.execute(query + " ORDER BY created", params) as cur:
+            return [_key_row(r) for r in await cur.fetchall()]
+
+    async def _one_key(self, query: str, params: tuple) -> DataKeyRow | None:
+        assert self._reader is not None
+        async with self._reader.execute(query, params) as cur:
+            row = await cur.fetchone()
+        return None if row is None else _key_row(row)
+
+    async def setting(self, key: str, default: Callable[[], str]) -> str:
+        """A persistent server setting, created from `default()` the first time it is asked for."""
+        db = self._writer
+        assert db is not None
+        async with db.execute("SELECT value FROM settings WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        if row is not None:
+            return row[0]
+        await db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, default()))
+        await db.commit()
+        return await self.setting(key, default)
+
+    async def close(self) -> None:
+        for db in (self._reader, self._writer):
+            if db is not None:
+                await db.close()
+        self._reader = self._writer = None
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("PRAGMA busy_timeout=5000")
+    # Freed pages are zeroed, so a destroyed ciphertext does not linger in the file.
+    await db.execute("PRAGMA secure_delete=ON")
+    return db
+
+
+def _key_row(row) -> DataKeyRow:
+    return (row[0], row[1], row[2], bytes(row[3]), float(row[4]), bool(row[5]))
+
+
+async def _apply(db: aiosqlite.Connection, write: Write) -> None:
+    if isinstance(write, ObjectWrite):
+        await _apply_object(db, write)
+    elif isinstance(write, PayloadWrite):
+        if write.op == "put":
+            await db.execute("INSERT OR REPLACE INTO payloads VALUES (?, ?, ?, ?, ?)",
+                             (write.namespace, write.name, write.version, write.data_key_id, write.blob))
+        else:
+            await db.execute("DELETE FROM payloads WHERE namespace = ? AND name = ?", (write.namespace, write.name))
+    elif isinstance(write, DataKeyWrite):
+        if write.op == "insert":
+            await db.execute("UPDATE data_keys SET active = 0 WHERE namespace = ?", (write.namespace,))
+            await db.execute("INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, 1)",
+                             (write.id, write.namespace, write.kek_id, write.wrapped, write.created))
+        else:
+            await db.execute("UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?",
+                             (write.kek_id, write.wrapped, write.id))
+
+
+async def _apply_object(db: aiosqlite.Connection, write: ObjectWrite) -> None:
+    key = (write.resource, write.namespace, write.name)
+    if write.op == "create":
+        await db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
+                         (*key, write.revision, write.index_key, orjson.dumps(write.body)))
+        return
+    if write.op == "update":
+        cur = await db.execute(
+            "UPDATE objects SET revision = ?, index_key = ?, body = ? "
+            "WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
+            (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision))
+    else:
+        cur = await db.execute("DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
+                               (*key, write.expected_revision))
+    # The cache already checked this; the database enforces it as well (it must, with replicas).
+    if cur.rowcount != 1:
+        raise RevisionMismatch(*key)
