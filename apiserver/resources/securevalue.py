@@ -58,7 +58,8 @@ class SecureValueStrategy(Strategy):
             return []  # the schema already reported it
         causes: list[Cause] = []
         value, ref = spec.get("value"), spec.get("ref")
-        if isinstance(value, str) and len(value.encode()) > self.value_limit >= len(value):
+        # The limit is in bytes and differs per surface (decision 11), so it lives here, not in the schema.
+        if isinstance(value, str) and len(value.encode()) > self.value_limit:
             causes.append(field_error("too_long", "spec.value", f"may not be more than {self.value_limit} bytes"))
         if old is None:
             if not value and not ref:

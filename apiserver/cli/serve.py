@@ -1,4 +1,4 @@
-"""The `apiserver` command line: `serve` runs the server; client commands talk to one over HTTP."""
+"""`apiserver serve`: run the server."""
 
 from __future__ import annotations
 
@@ -6,17 +6,16 @@ import argparse
 import logging
 import ssl
 import sys
-from collections.abc import Sequence
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from .app import create_app
-from .config import Settings
-from .crypto.errors import KekConfigError
+from ..app import create_app
+from ..config import Settings
+from ..crypto.errors import KekConfigError
 
 
-def _serve_parser(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the API server",
                            description="Run the API server on SQLite in --data-dir.\n\n"
                                        "example: apiserver serve --host 127.0.0.1 --port 8080 --data-dir ./data",
@@ -30,10 +29,11 @@ def _serve_parser(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--tls-key", help="TLS private key (PEM)")
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    serve.set_defaults(run=_serve)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    given = {k: v for k, v in vars(args).items() if k not in ("command",) and v is not None}
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "run") and v is not None}
     try:
         settings = Settings(**given)
     except ValidationError as exc:
@@ -54,14 +54,3 @@ def _serve(args: argparse.Namespace) -> int:
                 '%a "%r" %s %b %Tfs', print=lambda _: print(f"serving on {scheme}://{settings.host}:{settings.port}",
                                                           flush=True))
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="apiserver", description="A self-hostable secrets API server.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    _serve_parser(sub)
-    args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    parser.error(f"unknown command {args.command}")
-    return 2

@@ -1,0 +1,20 @@
+"""The `apiserver` command line. Each command group lives in its own module with a `register(subparsers)`."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from . import serve
+
+# Command groups, in the order `--help` lists them.
+COMMANDS = [serve]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="apiserver", description="A self-hostable secrets API server.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    args = parser.parse_args(argv)
+    return int(args.run(args) or 0)
