@@ -171,7 +171,7 @@ def test_keeper_schema_errors(keeper: ObjectSchema) -> None:
 
 # --- secrets are never echoed -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", ["TOPSECRET" * 3000, "", 12345, ["TOPSECRET"]])
+@pytest.mark.parametrize("value", ["", 12345, ["TOPSECRET"]], ids=["empty", "number", "list"])
 def test_secret_value_is_never_echoed(sv: ObjectSchema, value: Any) -> None:
     causes = sv.validate(securevalue(value=value))
     assert [c.field for c in causes] == ["spec.value"]
@@ -180,9 +180,9 @@ def test_secret_value_is_never_echoed(sv: ObjectSchema, value: Any) -> None:
     assert '"": spec.value' not in text  # not even the empty value
 
 
-def test_secret_too_long_message(sv: ObjectSchema) -> None:
-    assert sv.validate(securevalue(value="v" * 24577)) == [
-        Cause("spec.value", "FieldValueTooLong", "Too long: may not be more than 24576 bytes")]
+def test_secret_size_is_left_to_the_strategy(sv: ObjectSchema) -> None:
+    # The byte limit differs per surface (decision 11), so the schema does not carry it.
+    assert sv.validate(securevalue(value="v" * 70000)) == []
 
 
 def test_secret_marker_is_in_the_schema(sv: ObjectSchema) -> None:
