@@ -7,6 +7,7 @@ lets run beside a commit. Only ciphertext ever reaches these files.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import aiosqlite
 import orjson
 
-from .errors import RevisionMismatch
+from .errors import IndexKeyTaken, ObjectExists, RevisionMismatch, SchemaTooNew
 from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, Write
 
 # Forward-only migrations; the index is the schema version they bring the database to.
@@ -66,12 +67,16 @@ class SqliteBackend:
     async def open(self) -> tuple[list[StoredObject], int]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await _connect(self.path)
-        await self._migrate(self._writer)
+        try:
+            await self._migrate(self._writer)
+        except BaseException:
+            await self.close()  # the connection's thread would otherwise keep a failed process alive
+            raise
         self._reader = await _connect(self.path)
         objects = []
         async with self._writer.execute("SELECT resource, namespace, name, revision, index_key, body FROM objects") as cur:
             async for resource, namespace, name, revision, index_key, body in cur:
-                objects.append(StoredObject(resource, namespace, name, revision, orjson.loads(body), index_key))
+                objects.append(StoredObject(resource, namespace, name, revision, body, index_key))  # kept as JSON
         async with self._writer.execute("SELECT value FROM settings WHERE key = 'revision'") as cur:
             (revision,) = await cur.fetchone()  # type: ignore[misc]
         return objects, int(revision)
@@ -81,7 +86,7 @@ class SqliteBackend:
         async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
             (current,) = await cur.fetchone()  # type: ignore[misc]
         if current > len(MIGRATIONS):
-            raise RuntimeError(f"database schema version {current} is newer than this server ({len(MIGRATIONS)})")
+            raise SchemaTooNew(current, len(MIGRATIONS))
         for version in range(current + 1, len(MIGRATIONS) + 1):
             await db.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[version - 1]
                                    + f";INSERT INTO schema_migrations VALUES ({version}, {time.time()});COMMIT;")
@@ -183,17 +188,34 @@ async def _apply(db: aiosqlite.Connection, write: Write) -> None:
 async def _apply_object(db: aiosqlite.Connection, write: ObjectWrite) -> None:
     key = (write.resource, write.namespace, write.name)
     if write.op == "create":
-        await db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
-                         (*key, write.revision, write.index_key, orjson.dumps(write.body)))
+        try:
+            await db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
+                             (*key, write.revision, write.index_key, orjson.dumps(write.body)))
+        except sqlite3.IntegrityError as exc:
+            raise await _unique_violation(db, write, exc) from None
         return
     if write.op == "update":
-        cur = await db.execute(
-            "UPDATE objects SET revision = ?, index_key = ?, body = ? "
-            "WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
-            (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision))
+        try:
+            cur = await db.execute(
+                "UPDATE objects SET revision = ?, index_key = ?, body = ? "
+                "WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
+                (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision))
+        except sqlite3.IntegrityError as exc:
+            raise await _unique_violation(db, write, exc) from None
     else:
         cur = await db.execute("DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
                                (*key, write.expected_revision))
     # The cache already checked this; the database enforces it as well (it must, with replicas).
     if cur.rowcount != 1:
         raise RevisionMismatch(*key)
+
+
+async def _unique_violation(db: aiosqlite.Connection, write: ObjectWrite, exc: sqlite3.IntegrityError) -> Exception:
+    """The store error for a duplicate the cache did not see (a name, or an index key held by another)."""
+    key = (write.resource, write.namespace, write.name)
+    if "index_key" in str(exc) and write.index_key is not None:
+        async with db.execute("SELECT name FROM objects WHERE resource = ? AND namespace = ? AND index_key = ?",
+                              (write.resource, write.namespace, write.index_key)) as cur:
+            row = await cur.fetchone()
+        return IndexKeyTaken(*key, write.index_key, row[0] if row else "")
+    return ObjectExists(*key)

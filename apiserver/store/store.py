@@ -4,25 +4,59 @@ Writers hand in synchronous transaction functions. A single writer task runs eve
 that is waiting, in order, against the cache plus the batch's pending writes, then persists the
 whole batch in one database transaction (one fsync) and applies it to the cache. Concurrent
 requests therefore share commits instead of queueing for one fsync each.
+
+On a backend shared by several replicas (see `shared.py`) the batch runs inside a write session
+that holds the database's revision lock: the cache first catches up with the other replicas'
+changes, so every transaction sees the current state, and the database enforces the same
+preconditions again. A follower task keeps the cache current between writes, and `sync()` makes
+a read consistent (it sees every write acknowledged anywhere before it began).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
 from .cache import ObjectCache, Watcher
+from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StoreError, StoreUnavailable
 from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
+from .shared import Change, SharedBackend
 from .txn import Txn
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _bulk_load():
+    """Load without the cyclic garbage collector, then exempt what was loaded from it.
+
+    Loading 100 000 objects allocates millions of containers; each one triggers collections that
+    rescan everything loaded so far, which tripled start-up time (bench/README.md). Object bodies
+    hold no reference cycles, so freezing them costs nothing but saves every later full
+    collection from walking the whole cache (a pause of hundreds of milliseconds at that size).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
 T = TypeVar("T")
+Queued = tuple[Callable[[Txn], Any], asyncio.Future]
+# The database refused one write of a batch: the batch's other transactions deserve another try.
+_CONFLICTS = (ObjectExists, IndexKeyTaken, RevisionMismatch)
+POLL_SECONDS = 1.0  # a follower looks for missed changes at least this often
 
 
 class Backend(Protocol):
-    """Durable storage under the store (SQLite embedded; PostgreSQL later)."""
+    """Durable storage that this process alone writes (SQLite). A `SharedBackend` (PostgreSQL) has
+    the same reads and settings but writes through `write_session` instead of `persist`."""
 
     async def open(self) -> tuple[list[StoredObject], int]: ...
     async def persist(self, writes: list[Write], revision: int) -> None: ...
@@ -34,26 +68,53 @@ class Backend(Protocol):
     async def close(self) -> None: ...
 
 
+class _LocalSession:
+    """The write session of a backend this process alone writes: the cache is the truth."""
+
+    def __init__(self, backend: Backend, revision: int) -> None:
+        self._backend = backend
+        self.head = revision
+        self.changes: list[Change] | None = []
+
+    async def persist(self, writes: list[Write], revision: int) -> int:
+        await self._backend.persist(writes, revision)
+        return revision
+
+
 class Store:
-    def __init__(self, backend: Backend, *, event_window: int = 50_000, watcher_backlog: int = 10_000) -> None:
+    def __init__(self, backend: Backend | SharedBackend, *, event_window: int = 50_000, watcher_backlog: int = 10_000) -> None:
         self.backend = backend
         self.cache = ObjectCache(event_window, watcher_backlog)
-        self._queue: list[tuple[Callable[[Txn], Any], asyncio.Future]] = []
+        self.shared = isinstance(backend, SharedBackend)
+        # Told the namespace (None: all) whose active data key another replica replaced.
+        self.on_data_key_change: Callable[[str | None], None] | None = None
+        self._queue: list[Queued] = []
         self._wake = asyncio.Event()
-        self._writer: asyncio.Task | None = None
+        self._poke = asyncio.Event()
+        self._catching_up = asyncio.Lock()
+        self._tasks: list[asyncio.Task] = []
 
     async def open(self) -> None:
+        with _bulk_load():
+            await self._open()
+
+    async def _open(self) -> None:
         objects, revision = await self.backend.open()
-        self.cache.load(objects, revision)
-        self._writer = asyncio.create_task(self._write_loop(), name="store-writer")
+        if self.shared:
+            oldest, history = await self.backend.history(revision)  # type: ignore[attr-defined]
+            self.cache.load(objects, revision, [c.event for c in history if c.event], oldest)
+            self.backend.follow(self._poke.set)  # type: ignore[attr-defined]
+            self._tasks.append(asyncio.create_task(self._follow_loop(), name="store-follower"))
+        else:
+            self.cache.load(objects, revision)
+        self._tasks.append(asyncio.create_task(self._write_loop(), name="store-writer"))
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
         for _, future in self._queue:
             if not future.done():
                 future.set_exception(RuntimeError("store closed"))
@@ -75,10 +136,67 @@ class Store:
     async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
         return await self.backend.read_payload(namespace, name, version)
 
+    async def sync(self) -> None:
+        """Bring the cache up to the database's current revision: call before a consistent read.
+
+        A no-op unless replicas share the backend. Raises StoreUnavailable when the database
+        cannot be asked (the read must not silently be served stale).
+        """
+        if not self.shared:
+            return
+        head = await self.backend.head_revision()  # type: ignore[attr-defined]
+        if self.cache.revision < head:
+            await self._catch_up(head)
+
+    async def _catch_up(self, target: int | None) -> None:
+        """Read and apply the changes after the cache's revision (once at a time)."""
+        async with self._catching_up:
+            if target is not None and self.cache.revision >= target:
+                return  # a concurrent catch-up got there
+            try:
+                head, changes = await self.backend.changes_after(self.cache.revision)  # type: ignore[attr-defined]
+            except RevisionExpired:
+                await self._reload()
+                return
+            self._apply(changes, head)
+
+    async def _reload(self) -> None:
+        log.warning("store cache at revision %d fell behind the retained changes; reloading", self.cache.revision)
+        objects, revision = await self.backend.load()  # type: ignore[attr-defined]
+        oldest, history = await self.backend.history(revision)  # type: ignore[attr-defined]
+        self.cache.reload(objects, revision, [c.event for c in history if c.event], oldest)
+        if self.on_data_key_change:
+            self.on_data_key_change(None)
+
+    def _apply(self, changes: list[Change], head: int) -> None:
+        """Apply committed changes newer than the cache (each arrives by one path or more)."""
+        fresh = [c for c in changes if c.revision > self.cache.revision]
+        self.cache.apply([(c.event, c.stored) for c in fresh if c.event is not None])
+        for change in fresh:
+            if change.data_key_namespace is not None and self.on_data_key_change:
+                self.on_data_key_change(change.data_key_namespace)
+        self.cache.advance(head)
+
+    async def _follow_loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), POLL_SECONDS)
+            self._poke.clear()
+            try:
+                await self.sync()
+            except StoreUnavailable:
+                pass  # the database is away; requests say 503 until it is back
+            except Exception:
+                log.exception("store follower failed; retrying")
+
     # -- writes ---------------------------------------------------------------------------
 
     async def commit(self, transaction: Callable[[Txn], T]) -> T:
-        """Run `transaction` in the next batch; resolves once the batch is durable and visible."""
+        """Run `transaction` in the next batch; resolves once the batch is durable and visible.
+
+        `transaction` must depend on nothing but its `txn`: after a conflict found only by the
+        database, the batch's transactions are run again one by one.
+        """
         future: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.append((transaction, future))
         self._wake.set()
@@ -92,13 +210,58 @@ class Store:
             if queued:
                 await self._run_batch(queued)
 
-    async def _run_batch(self, queued: list[tuple[Callable[[Txn], Any], asyncio.Future]]) -> None:
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[Any]:
+        if self.shared:
+            async with self.backend.write_session(self.cache.revision) as session:  # type: ignore[attr-defined]
+                yield session
+        else:
+            yield _LocalSession(self.backend, self.cache.revision)
+
+    async def _run_batch(self, queued: list[Queued]) -> None:
+        done: list[tuple[Queued, Any]] = []
+        try:
+            async with self._session() as session:
+                if session.changes is None:
+                    await self._reload()
+                else:
+                    self._apply(session.changes, session.head)
+                writes, revision = self._run_transactions(queued, done)
+                if writes:
+                    revision = await session.persist(writes, revision)
+        except _CONFLICTS as exc:
+            if len(done) > 1:
+                # One transaction conflicted in the database: run each alone, so that each
+                # gets its own outcome instead of failing with its neighbour.
+                log.info("batch conflict in the database (%s); retrying its %d transactions one by one",
+                         type(exc).__name__, len(done))
+                for item, _ in done:
+                    await self._run_batch([item])
+            else:
+                _fail(done, exc)
+            return
+        except Exception as exc:
+            if not isinstance(exc, StoreError):
+                log.error("commit of a batch failed: %s", type(exc).__name__)
+            _fail(done, exc)
+            for _, future in queued:  # the session could not even start
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        if writes:
+            self._apply(_changes(writes), revision)
+        for (_, future), result in done:
+            if not future.done():
+                future.set_result(result)
+
+    def _run_transactions(self, queued: list[Queued], done: list[tuple[Queued, Any]]) -> tuple[list[Write], int]:
+        """Run each transaction against the cache and the batch so far; returns the writes and last revision."""
         pending: dict = {}
         pending_index: dict = {}
         next_revision = self.cache.revision + 1
         writes: list[Write] = []
-        done: list[tuple[asyncio.Future, Any]] = []
-        for transaction, future in queued:
+        for item in queued:
+            transaction, future = item
             if future.cancelled():
                 continue
             txn = Txn(self.cache, pending, pending_index)
@@ -109,44 +272,36 @@ class Store:
                 continue
             next_revision = txn.seal(next_revision)
             writes.extend(txn.writes)
-            done.append((future, result))
-        if not writes:
-            for future, result in done:
-                future.set_result(result)
-            return
-        revision = next_revision - 1
-        try:
-            await self.backend.persist(writes, revision)
-        except Exception as exc:
-            log.error("commit of %d writes failed: %s", len(writes), type(exc).__name__)
-            for future, _ in done:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        self.cache.apply(_events(writes))
-        self.cache.advance(revision)
-        for future, result in done:
-            if not future.done():
-                future.set_result(result)
+            done.append((item, result))
+        return writes, next_revision - 1
 
 
-def _events(writes: list[Write]) -> list[tuple[WatchEvent, StoredObject | None]]:
-    events = []
+def _fail(done: list[tuple[Queued, Any]], exc: BaseException) -> None:
+    for (_, future), _ in done:
+        if not future.done():
+            future.set_exception(exc)
+
+
+def _changes(writes: list[Write]) -> list[Change]:
+    """The changes a committed batch made, as other replicas will read them back."""
+    changes = []
     for write in writes:
         if not isinstance(write, ObjectWrite):
             continue
         assert write.body is not None
         previous = write.previous.body if write.previous else None
         if write.op == "delete":
-            events.append((WatchEvent(write.revision, "DELETED", write.resource, write.namespace, write.name,
-                                      write.body, previous), None))
+            event = WatchEvent(write.revision, "DELETED", write.resource, write.namespace, write.name,
+                               write.body, previous)
+            changes.append(Change(write.revision, event))
         else:
             stored = StoredObject(write.resource, write.namespace, write.name, write.revision, write.body,
                                   write.index_key)
             kind = "ADDED" if write.op == "create" else "MODIFIED"
-            events.append((WatchEvent(write.revision, kind, write.resource, write.namespace, write.name,
-                                      write.body, previous), stored))
-    return events
+            event = WatchEvent(write.revision, kind, write.resource, write.namespace, write.name, write.body,
+                               previous)
+            changes.append(Change(write.revision, event, stored))
+    return changes
 
 
 __all__ = ["Backend", "Store", "Txn", "DataKeyWrite", "PayloadWrite"]

@@ -1,0 +1,282 @@
+"""The Store API, the same on every backend (parametrised in conftest: SQLite and PostgreSQL).
+
+Writes and their preconditions, index keys, revisions, snapshots for continue tokens, watch
+replay and fan-out, payloads, data keys and settings; and the database enforcing conflicts that
+the cache cannot see, failing only the transaction concerned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from apiserver.store.errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch
+
+SV = "securevalues"
+
+
+def body(name: str, ns: str = "ns1", **spec) -> dict:
+    return {"metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+async def create(store, name: str, ns: str = "ns1", index_key: str | None = None, **spec):
+    return await store.commit(lambda txn: txn.create(SV, ns, name, body(name, ns, **spec), index_key))
+
+
+async def update(store, name: str, expected: int | None, ns: str = "ns1", index_key: str | None = None, **spec):
+    return await store.commit(lambda txn: txn.update(SV, ns, name, body(name, ns, **spec), expected_revision=expected,
+                                                     index_key=index_key))
+
+
+async def delete(store, name: str, expected: int | None, ns: str = "ns1"):
+    return await store.commit(lambda txn: txn.delete(SV, ns, name, expected_revision=expected))
+
+
+# -- writes and preconditions ---------------------------------------------------------------
+
+async def test_create_then_get_carries_its_revision(store):
+    start = store.revision
+    write = await create(store, "a", description="one")
+    assert write.revision == store.revision > start
+    stored = store.get(SV, "ns1", "a")
+    assert stored.revision == write.revision
+    assert stored.body["metadata"]["resourceVersion"] == str(write.revision)
+    assert stored.body["spec"] == {"description": "one"}
+
+
+async def test_duplicate_create_is_object_exists(store):
+    await create(store, "a")
+    with pytest.raises(ObjectExists):
+        await create(store, "a")
+    await create(store, "a", ns="ns2")  # names are per namespace
+
+
+async def test_update_precondition(store):
+    first = await create(store, "a", description="one")
+    with pytest.raises(RevisionMismatch):
+        await update(store, "a", first.revision - 1, description="stale")
+    second = await update(store, "a", first.revision, description="two")
+    assert second.revision > first.revision
+    third = await update(store, "a", None, description="three")  # unconditional
+    assert store.get(SV, "ns1", "a").body["spec"] == {"description": "three"}
+    assert third.revision > second.revision
+    with pytest.raises(RevisionMismatch):
+        await update(store, "missing", None)
+
+
+async def test_delete_precondition_and_result(store):
+    created = await create(store, "a")
+    with pytest.raises(RevisionMismatch):
+        await delete(store, "a", created.revision + 100)
+    deleted = await delete(store, "a", created.revision)
+    assert store.get(SV, "ns1", "a") is None
+    assert deleted.body["metadata"]["resourceVersion"] == str(deleted.revision)
+    with pytest.raises(RevisionMismatch):
+        await delete(store, "a", None)
+    await create(store, "a")  # the name is free again
+
+
+# -- index keys ------------------------------------------------------------------------------
+
+async def test_index_keys(store):
+    await create(store, "a", index_key="Key A")
+    assert store.cache.by_index(SV, "ns1", "Key A").name == "a"
+    with pytest.raises(IndexKeyTaken) as taken:
+        await create(store, "b", index_key="Key A")
+    assert taken.value.holder == "a"
+    assert store.get(SV, "ns1", "b") is None
+    await create(store, "b", ns="ns2", index_key="Key A")  # per namespace
+    moved = await update(store, "a", None, index_key="Key A2")
+    assert store.cache.by_index(SV, "ns1", "Key A") is None
+    await create(store, "c", index_key="Key A")  # the old key is free
+    with pytest.raises(IndexKeyTaken):
+        await update(store, "c", None, index_key="Key A2")
+    await delete(store, "a", moved.revision)
+    await update(store, "c", None, index_key="Key A2")  # freed by the delete
+    assert store.cache.by_index(SV, "ns1", "Key A2").name == "c"
+
+
+async def test_index_key_moves_within_one_batch(store):
+    await create(store, "a", index_key="k")
+    results = await asyncio.gather(update(store, "a", None, index_key="other"), create(store, "b", index_key="k"))
+    assert store.cache.by_index(SV, "ns1", "k").name == "b"
+    assert results[1].revision > results[0].revision
+
+
+# -- revisions -------------------------------------------------------------------------------
+
+async def test_revisions_strictly_increase_across_concurrent_writers(store):
+    writes = await asyncio.gather(*(create(store, f"n{i}") for i in range(25)))
+    revisions = [w.revision for w in writes]
+    assert len(set(revisions)) == 25
+    assert revisions == sorted(revisions)  # committed in the order they were handed in
+    assert store.revision == max(revisions)
+
+
+async def test_reopen_keeps_objects_and_revision(case):
+    store = await case.open()
+    await create(store, "a", index_key="ka")
+    last = await update(store, "a", None, description="kept", index_key="ka")
+    await store.close()
+    case.stores.remove(store)
+    again = await case.open()
+    assert again.revision == last.revision
+    assert again.get(SV, "ns1", "a").body["spec"] == {"description": "kept"}
+    assert again.cache.by_index(SV, "ns1", "ka").name == "a"
+    later = await create(again, "b")
+    assert later.revision > last.revision
+
+
+async def test_transaction_refusal_fails_only_itself(store):
+    def refuse(txn):
+        raise ValueError("refused")
+    results = await asyncio.gather(create(store, "a"), store.commit(refuse), create(store, "b"),
+                                   return_exceptions=True)
+    assert isinstance(results[1], ValueError)
+    assert store.get(SV, "ns1", "a") and store.get(SV, "ns1", "b")
+
+
+# -- the database enforces what the cache cannot see -----------------------------------------
+
+async def test_database_duplicate_fails_only_its_transaction(case, store):
+    await case.tamper_insert(SV, "ns1", "hidden")
+    results = await asyncio.gather(create(store, "before"), create(store, "hidden"), create(store, "after"),
+                                   return_exceptions=True)
+    assert isinstance(results[1], ObjectExists), results
+    assert results[1].name == "hidden"
+    assert not isinstance(results[0], Exception) and not isinstance(results[2], Exception), results
+    assert store.get(SV, "ns1", "before") and store.get(SV, "ns1", "after")
+    assert store.get(SV, "ns1", "hidden") is None
+
+
+async def test_database_revision_check(case, store):
+    created = await create(store, "a")
+    await case.tamper_bump(SV, "ns1", "a")
+    results = await asyncio.gather(update(store, "a", created.revision, description="lost"), create(store, "b"),
+                                   return_exceptions=True)
+    assert isinstance(results[0], RevisionMismatch), results
+    assert not isinstance(results[1], Exception), results
+    assert store.get(SV, "ns1", "a").revision == created.revision  # the cache kept the truth it knew
+
+
+async def test_database_index_key_check(case, store):
+    await case.tamper_insert(SV, "ns1", "hidden", index_key="hk")
+    with pytest.raises(IndexKeyTaken) as refused:
+        await create(store, "visible", index_key="hk")
+    assert (refused.value.name, refused.value.holder) == ("visible", "hidden")
+    assert store.get(SV, "ns1", "visible") is None
+
+
+# -- snapshots for continue tokens -----------------------------------------------------------
+
+async def test_iter_at_reconstructs_past_snapshots(store):
+    for name in ("a", "b", "c"):
+        await create(store, name, description=f"{name}0")
+    snapshot = store.revision
+    await update(store, "b", None, description="b1")
+    await delete(store, "c", None)
+    await create(store, "d")
+    await create(store, "x", ns="ns2")
+    past = list(store.cache.iter_at(SV, "ns1", snapshot))
+    assert [(k, b["spec"].get("description")) for k, b in past] == [
+        (("ns1", "a"), "a0"), (("ns1", "b"), "b0"), (("ns1", "c"), "c0")]
+    page2 = list(store.cache.iter_at(SV, "ns1", snapshot, after=("ns1", "a")))
+    assert [k for k, _ in page2] == [("ns1", "b"), ("ns1", "c")]
+    now = list(store.cache.iter_at(SV, None, store.revision))
+    assert [k for k, _ in now] == [("ns1", "a"), ("ns1", "b"), ("ns1", "d"), ("ns2", "x")]
+
+
+async def test_old_revisions_expire_beyond_the_window(case):
+    store = await case.open(event_window=3)
+    first = await create(store, "a")
+    for i in range(10):
+        await update(store, "a", None, description=str(i))
+    with pytest.raises(RevisionExpired):
+        list(store.cache.iter_at(SV, "ns1", first.revision))
+    with pytest.raises(RevisionExpired):
+        store.watch(SV, "ns1", first.revision)
+    assert list(store.cache.iter_at(SV, "ns1", store.revision - 1))  # recent ones still work
+
+
+# -- watch -----------------------------------------------------------------------------------
+
+async def test_watch_fan_out_and_replay(store):
+    everywhere, _ = store.watch(SV, None, None)
+    in_ns1, _ = store.watch(SV, "ns1", None)
+    start = store.revision
+    a = await create(store, "a")
+    await create(store, "b", ns="ns2")
+    await update(store, "a", a.revision, description="changed")
+    await delete(store, "a", None)
+    seen = await everywhere.next_batch(timeout=2)
+    assert [(e.type, e.namespace, e.name) for e in seen] == [
+        ("ADDED", "ns1", "a"), ("ADDED", "ns2", "b"), ("MODIFIED", "ns1", "a"), ("DELETED", "ns1", "a")]
+    assert [e.revision for e in seen] == sorted(e.revision for e in seen)
+    assert seen[2].previous["spec"] == {} and seen[2].object["spec"] == {"description": "changed"}
+    assert [e.name for e in await in_ns1.next_batch(timeout=2)] == ["a", "a", "a"]
+    _, replay = store.watch(SV, "ns1", start)
+    assert [(e.type, e.revision) for e in replay] == [(e.type, e.revision) for e in seen if e.namespace == "ns1"]
+    _, replay_after = store.watch(SV, None, seen[1].revision)
+    assert [e.type for e in replay_after] == ["MODIFIED", "DELETED"]
+    everywhere.close()
+    in_ns1.close()
+
+
+# -- payloads, data keys, settings -----------------------------------------------------------
+
+async def test_payload_put_read_destroy(store):
+    await store.commit(lambda txn: txn.put_payload("ns1", "a", 1, "dek-1", b"\x00cipher-1"))
+    await store.commit(lambda txn: txn.put_payload("ns1", "a", 2, "dek-1", b"cipher-2"))
+    assert await store.read_payload("ns1", "a", 1) == ("dek-1", b"\x00cipher-1")
+    assert await store.read_payload("ns1", "a", 2) == ("dek-1", b"cipher-2")
+    assert await store.read_payload("ns1", "a", 3) is None
+    await store.commit(lambda txn: txn.destroy_payloads("ns1", "a"))
+    assert await store.read_payload("ns1", "a", 1) is None
+    assert await store.read_payload("ns1", "a", 2) is None
+
+
+async def test_payload_and_object_commit_together(store):
+    def both(txn):
+        txn.create(SV, "ns1", "a", body("a"))
+        txn.put_payload("ns1", "a", 1, "dek", b"blob")
+    await store.commit(both)
+    assert store.get(SV, "ns1", "a") is not None
+    assert await store.read_payload("ns1", "a", 1) == ("dek", b"blob")
+
+
+async def test_data_keys_insert_rotate_rewrap(store):
+    backend = store.backend
+    await store.commit(lambda txn: txn.insert_data_key("k1", "ns1", "kek-a", b"wrapped-1", 100.0))
+    await store.commit(lambda txn: txn.insert_data_key("k2", "ns1", "kek-a", b"wrapped-2", 200.0))
+    await store.commit(lambda txn: txn.insert_data_key("k3", "ns2", "kek-a", b"wrapped-3", 150.0))
+    assert await backend.read_active_data_key("ns1") == ("k2", "ns1", "kek-a", b"wrapped-2", 200.0, True)
+    assert (await backend.read_data_key("k1"))[5] is False  # rotated out, still readable
+    assert [row[0] for row in await backend.read_data_keys("ns1")] == ["k1", "k2"]
+    assert [row[0] for row in await backend.read_data_keys(None)] == ["k1", "k3", "k2"]
+    await store.commit(lambda txn: txn.rewrap_data_key("k1", "kek-b", b"rewrapped-1"))
+    assert await backend.read_data_key("k1") == ("k1", "ns1", "kek-b", b"rewrapped-1", 100.0, False)
+    assert await backend.read_data_key("missing") is None
+    assert await backend.read_active_data_key("ns3") is None
+
+
+async def test_settings_are_created_once_and_kept(case):
+    store = await case.open()
+    calls = []
+
+    def default():
+        calls.append(1)
+        return "first"
+    assert await store.backend.setting("secret", default) == "first"
+    assert await store.backend.setting("secret", lambda: "second") == "first"
+    await store.close()
+    case.stores.remove(store)
+    again = await case.open()
+    assert await again.backend.setting("secret", lambda: "third") == "first"
+    assert calls == [1]
+
+
+async def test_sync_is_safe_on_every_backend(store):
+    await create(store, "a")
+    await store.sync()
+    assert store.get(SV, "ns1", "a") is not None
