@@ -11,6 +11,8 @@ from aiohttp import web
 from ..machinery.errors import bad_request, too_large
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # as kube-apiserver: 3 MiB
+# No object of ours nests deeper than a few levels; the limit keeps recursive code far from Python's stack limit.
+MAX_DEPTH = 100
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -33,14 +35,39 @@ def decode_document(raw: bytes, content_type: str) -> Any:
     if content_type in ("application/yaml", "application/x-yaml", "text/yaml", "application/apply-patch+yaml"):
         try:
             documents = list(yaml.safe_load_all(raw))
+        except RecursionError:
+            raise bad_request(f"the request body is nested more than {MAX_DEPTH} levels deep") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             raise bad_request(f"the request body is not valid YAML{where}") from None
         if len(documents) != 1:
             raise bad_request("the request body must hold exactly one YAML document")
-        return documents[0]
+        return check_document(documents[0], len(raw))
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise bad_request(f"the request body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    return check_document(document, len(raw))
+
+
+def check_document(document: Any, size: int) -> Any:
+    """Refuse documents nested too deeply, and YAML whose aliases expand (or loop) beyond the body's own size.
+
+    Without aliases a document has at most about one value per byte, so a larger count means an
+    alias bomb or a recursive alias, which would otherwise exhaust memory or the stack later on.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    budget = size + 16
+    while stack:
+        node, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise bad_request("the request body expands to more values than it holds (YAML aliases)")
+        if depth > MAX_DEPTH:
+            raise bad_request(f"the request body is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            stack.extend((value, depth + 1) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, depth + 1) for value in node)
+    return document

@@ -16,7 +16,9 @@ from typing import Protocol
 from aiohttp import web
 
 from ..machinery.context import Principal
-from ..machinery.errors import ApiError, internal, method_not_allowed, too_large, unauthorized
+from ..machinery.errors import (ApiError, internal, method_not_allowed, service_unavailable, too_large,
+                                unauthorized)
+from ..store.errors import StoreUnavailable
 from .context import PRINCIPAL, REQUEST_ID
 from .status import status_response
 
@@ -69,6 +71,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as error:
+        return _finish(request, surfaces.render(request, error))
+    except StoreUnavailable:  # the database is away (replicas on PostgreSQL): retry, never a 500 or a hang
+        error = service_unavailable("the database is unavailable; please try again later", retry_after=1)
         return _finish(request, surfaces.render(request, error))
     except web.HTTPRequestEntityTooLarge:
         return _finish(request, surfaces.render(request, too_large(request.app._client_max_size)))

@@ -7,6 +7,7 @@ HTTP edge in the surface's dialect.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ import orjson
 from aiohttp import web
 
 from ..http.body import decode_document, media_type, read_body
+from ..http import protobuf
 from ..http.context import request_context
 from . import managedfields, patch
 from .meta import now_rfc3339
@@ -21,10 +23,10 @@ from .continuation import ContinueTokens
 from .errors import ApiError, bad_request, field_error, invalid, method_not_allowed
 from .listing import ListOptions, list_objects
 from .registry import Registry
-from .table import TABLE_MEDIA, to_table, wants_table
+from .table import TABLE_MEDIA, table_event, to_table, wants_table
 from .watch import watch_events
 
-_TRUE = ("true", "True", "1")
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool; Python sends `True`
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -91,14 +93,17 @@ class ResourceEndpoints:
             return self._table(request, result["items"], result["metadata"])
         return json_response(result)
 
-    def _table(self, request: web.Request, objects: list[dict], list_meta: dict) -> web.Response:
-        include = request.query.get("includeObject", "Metadata")
+    @staticmethod
+    def _include_object(request: web.Request) -> str:
+        include = request.query.get("includeObject") or "Metadata"
         if include not in ("None", "Metadata", "Object"):
             raise bad_request(f'includeObject: Unsupported value: "{include}": supported values: '
                               '"None", "Metadata", "Object"')
-        body = to_table(self.registry.strategy, objects, list_meta, include)
-        return web.Response(body=orjson.dumps(body), content_type="application/json",
-                            headers={"Content-Type": TABLE_MEDIA})
+        return include
+
+    def _table(self, request: web.Request, objects: list[dict], list_meta: dict) -> web.Response:
+        body = to_table(self.registry.strategy, objects, list_meta, self._include_object(request))
+        return web.Response(body=orjson.dumps(body), headers={"Content-Type": TABLE_MEDIA})
 
     async def _watch(self, request: web.Request, ctx, namespace: str | None, options: ListOptions) -> web.StreamResponse:
         timeout_text = request.query.get("timeoutSeconds")
@@ -106,6 +111,7 @@ class ResourceEndpoints:
             timeout = float(timeout_text) if timeout_text else None
         except ValueError:
             raise bad_request(f'timeoutSeconds: Invalid value: "{timeout_text}": must be an integer') from None
+        include = self._include_object(request) if wants_table(request.headers.get("Accept", "")) else None
         events = watch_events(self.registry, ctx, namespace, options, timeout=timeout,
                               bookmarks=request.query.get("allowWatchBookmarks") in _TRUE)
         first = await anext(events, None)  # authorization and 410s surface before the 200 is sent
@@ -113,10 +119,12 @@ class ResourceEndpoints:
         response.enable_chunked_encoding()
         await response.prepare(request)
         try:
-            event = first
+            event, index = first, 0
             while event is not None:
+                if include is not None:
+                    event = table_event(self.registry.strategy, event, include, with_columns=index == 0)
                 await response.write(orjson.dumps(event) + b"\n")  # one whole event per chunk
-                event = await anext(events, None)
+                event, index = await anext(events, None), index + 1
         except (ConnectionResetError, ConnectionError):
             pass
         finally:
@@ -130,7 +138,10 @@ class ResourceEndpoints:
     # -- writes ---------------------------------------------------------------------------
 
     async def _document(self, request: web.Request) -> Any:
-        return decode_document(await read_body(request), media_type(request))
+        media = media_type(request)
+        if media == protobuf.MEDIA_TYPE:  # how typed clients send built-in kinds (kubectl create namespace)
+            return protobuf.decode_object(await read_body(request))
+        return decode_document(await read_body(request), media)
 
     async def create(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
@@ -156,7 +167,13 @@ class ResourceEndpoints:
             obj, created = await self._apply(ctx, namespace, name, document, force in _TRUE)
             return json_response(obj, 201 if created else 200, _warnings(ctx))
         self.registry.authorizer.authorize(ctx.principal, "patch", self.type, namespace, name)
-        transform = _patcher(ptype, document)
+        patcher = _patcher(ptype, document)
+
+        def transform(current: dict) -> dict:
+            patched = patcher(current)
+            if isinstance(patched, dict):  # fieldValidation judges what the patch produced
+                self.registry._handle_unknown_fields(ctx, patched)
+            return patched
         precondition = _patch_precondition(ptype, document)
         obj = await self.registry.guaranteed_update(ctx, namespace, name, transform, precondition)
         return json_response(obj, 200, _warnings(ctx))
@@ -167,30 +184,34 @@ class ResourceEndpoints:
                           "meta.k8s.io")
         registry = self.registry
         registry.authorizer.authorize(ctx.principal, "patch", self.type, namespace, name)
-        payload = registry.strategy.payload.take(document) if registry.strategy.payload else None
+        # A write-only payload is kept out of field ownership (fieldsV1 of a value nobody can read
+        # back would make every second applier conflict) and put back, exactly as sent, for the registry.
+        registry._handle_unknown_fields(ctx, document)  # fieldValidation, before any field is owned
+        config = copy.deepcopy(document)
+        if registry.strategy.payload is not None:
+            registry.strategy.payload.take(config)
+        payload_fields = _removed_fields(document, config)
         precondition = (document.get("metadata") or {}).get("resourceVersion") or None
         now = now_rfc3339()
 
-        def with_payload(obj: dict) -> dict:
-            if payload is not None:
-                obj.setdefault("spec", {})["value"] = payload
-            return obj
+        def ssa(current: dict | None) -> managedfields.ApplyResult:
+            result = managedfields.server_side_apply(current, config, ctx.field_manager, force=force,
+                                                     api_version=self.type.api_version, now=now)
+            result.obj = patch.apply_merge_patch(result.obj, payload_fields) if payload_fields else result.obj
+            return result
 
         if registry.store.get(self.type.resource, namespace, name) is None:
-            result = managedfields.server_side_apply(None, document, ctx.field_manager, force=force,
-                                                     api_version=self.type.api_version, now=now)
-            body = with_payload(result.obj)
-            body.setdefault("metadata", {})["name"] = name
-            created = await registry.create(ctx, namespace, body, managed_fields=result.managed_fields)
+            result = ssa(None)
+            result.obj.setdefault("metadata", {})["name"] = name
+            created = await registry.create(ctx, namespace, result.obj, managed_fields=result.managed_fields)
             return created, True
 
         applied: dict[str, Any] = {}
 
         def transform(current: dict) -> dict:
-            result = managedfields.server_side_apply(current, document, ctx.field_manager, force=force,
-                                                     api_version=self.type.api_version, now=now)
+            result = ssa(current)
             applied["managed"] = result.managed_fields
-            return with_payload(result.obj)
+            return result.obj
 
         obj = await registry.guaranteed_update(ctx, namespace, name, transform, precondition,
                                                managed=lambda _old, _new: applied["managed"])
@@ -233,6 +254,19 @@ class ResourceEndpoints:
             deleted.append(obj)
         return json_response({"kind": self.type.list_kind, "apiVersion": self.type.api_version,
                               "metadata": {"resourceVersion": str(self.registry.store.revision)}, "items": deleted})
+
+
+def _removed_fields(original: Any, stripped: Any) -> dict[str, Any]:
+    """The parts of `original` that `stripped` lacks, as a merge patch that puts them back."""
+    if not isinstance(original, dict) or not isinstance(stripped, dict):
+        return {}
+    removed: dict[str, Any] = {}
+    for key, value in original.items():
+        if key not in stripped:
+            removed[key] = value
+        elif isinstance(value, dict) and (inner := _removed_fields(value, stripped[key])):
+            removed[key] = inner
+    return removed
 
 
 def _bad_dry_run(values: Any) -> bool:

@@ -36,10 +36,14 @@ def check_type_meta(obj: Any, rtype: ResourceType) -> None:
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise bad_request("metadata must be an object")
-    # Keep TypeMeta first, as Kubernetes serialises it.
-    rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    for key in ("name", "generateName", "namespace", "resourceVersion", "uid"):
+        # The identity fields are used before validation (URLs, preconditions): a wrong type is undecodable.
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            raise bad_request(f"metadata.{key}: must be a string")
+    # Keep TypeMeta and metadata first, as Kubernetes serialises them.
+    rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
     obj.clear()
-    obj.update(apiVersion=api_version, kind=kind, **rest)
+    obj.update(apiVersion=api_version, kind=kind, metadata=meta, **rest)
 
 
 def check_namespace(obj: dict[str, Any], namespace: str) -> None:
@@ -64,6 +68,12 @@ def check_name_matches(obj: dict[str, Any], name: str) -> None:
 def validate_object_meta(obj: dict[str, Any]) -> list[Cause]:
     meta = obj["metadata"]
     causes: list[Cause] = []
+    prefix = meta.get("generateName")
+    if isinstance(prefix, str) and prefix:
+        # As upstream's NameIsDNSSubdomain(prefix=true): a trailing dash is fine in a prefix.
+        masked = prefix[:-1] + "a" if len(prefix) > 1 and prefix.endswith("-") else prefix
+        for detail in dns1123_subdomain_errors(masked):
+            causes.append(field_error("invalid", "metadata.generateName", detail, prefix))
     name = meta.get("name")
     if not name:
         causes.append(field_error("required", "metadata.name", "name or generateName is required"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ from .strategy import Sealed, Strategy
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 NAMESPACES = "namespaces"
 _RETRIES = 8
+_UPDATE_DEADLINE_SECONDS = 30.0
 
 
 class Registry:
@@ -119,7 +121,10 @@ class Registry:
 
         `managed(old, new)` computes managedFields (server-side apply passes its own).
         """
-        for _ in range(_RETRIES):
+        # Each lost race means another writer's commit landed, so retrying always makes progress (as
+        # upstream's GuaranteedUpdate, which loops until it wins); the deadline only guards against bugs.
+        deadline = time.monotonic() + _UPDATE_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
             prepared = await self.prepare_update(ctx, namespace, name, transform, precondition, managed=managed)
             if prepared.unchanged:
                 return prepared.obj
@@ -197,6 +202,8 @@ class Registry:
         return results
 
     def _write_in(self, txn: Txn, p: "Prepared") -> Any:
+        if p.deleting:
+            return self._delete_in(txn, p.namespace, p.name, p.old_revision)
         self.strategy.check_in_transaction(txn, p.obj, p.old_body)
         if p.old_revision is None:
             self._require_namespace(txn, p.namespace)
@@ -242,22 +249,41 @@ class Registry:
                 self._audit(ctx, "delete", namespace, name, "denied", exc.reason)
                 raise
             self._audit(ctx, "delete", namespace, name, "success")
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": rtype.group, "kind": rtype.resource, "uid": body["metadata"]["uid"]}}
+        details = {"name": name, "group": rtype.group, "kind": rtype.resource, "uid": body["metadata"]["uid"]}
+        if not rtype.group:
+            del details["group"]  # omitempty upstream: the core group has no name
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
-    def _delete_in(self, txn: Txn, namespace: str, name: str, revision: int) -> None:
+    def _delete_in(self, txn: Txn, namespace: str, name: str, revision: int | None) -> Any:
         current = txn.get(self.type.resource, namespace, name)
         if current is None:
             raise RevisionMismatch(self.type.resource, namespace, name)
         self.strategy.check_delete(txn, current.body)
-        txn.delete(self.type.resource, namespace, name, expected_revision=revision)
+        write = txn.delete(self.type.resource, namespace, name, expected_revision=revision)
         if self.strategy.payload is not None:
             self.strategy.payload.destroy(txn, current.body)
+        return write
+
+    def prepare_delete(self, ctx: RequestContext, namespace: str, name: str,
+                       options: dict[str, Any] | None = None) -> "Prepared":
+        """Check a delete (authorization, preconditions) for `commit`, so several go in one transaction.
+
+        The object's current revision is the precondition: a concurrent change is a 409 Conflict.
+        """
+        rtype = self.type
+        self.authorizer.authorize(ctx.principal, "delete", rtype, namespace, name)
+        stored = self._current(namespace, name)
+        _check_delete_preconditions(rtype, stored, options or {})
+        return Prepared(self, namespace, stored.body, stored.revision, None, old_body=stored.body,
+                        precondition=str(stored.revision), deleting=True)
 
     # -- helpers --------------------------------------------------------------------------
 
     def _validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        causes = self.strategy.schema.validate(obj) + objmeta.validate_object_meta(obj)
+        causes = self.strategy.schema.validate(obj)
+        # The schema and the metadata rules both type-check labels and annotations: report each problem once.
+        reported = {(c.field, c.reason) for c in causes}
+        causes += [c for c in objmeta.validate_object_meta(obj) if (c.field, c.reason) not in reported]
         causes += self.strategy.validate(obj, old)
         if causes:
             meta = obj["metadata"]
@@ -322,6 +348,7 @@ class Prepared:
     generate_prefix: str | None = None
     unchanged: bool = False
     sealed: Sealed | None = None
+    deleting: bool = False  # from prepare_delete: `obj` is the object being deleted
 
     @property
     def name(self) -> str:
@@ -329,6 +356,8 @@ class Prepared:
 
     @property
     def operation(self) -> str:
+        if self.deleting:
+            return "delete"
         return "create" if self.old_revision is None else "update"
 
     def concerns(self, exc: Exception) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,7 @@ class ObjectSchema:
     def __init__(self, raw: dict, registry: Registry) -> None:
         Draft202012Validator.check_schema(raw)
         self._raw = raw
+        self._registry = registry
         self._validator = Draft202012Validator(raw, registry=registry)
         base = raw.get("$id", "")
         self._resolved: dict = _inline(raw, registry.resolver(base_uri=base))
@@ -165,6 +167,12 @@ class ObjectSchema:
             raw = json.loads(key.read_text(encoding="utf-8"))
             schema = _LOADED[key] = cls(raw, _registry(key.parent))
         return schema
+
+    def derive(self, change: Callable[[dict], None]) -> "ObjectSchema":
+        """A variant of this schema: `change` edits a copy of the raw document; refs resolve as here."""
+        raw = copy.deepcopy(self._raw)
+        change(raw)
+        return ObjectSchema(raw, self._registry)
 
     @property
     def document(self) -> dict:

@@ -65,3 +65,24 @@ def to_table(strategy: Strategy, objects: list[dict[str, Any]], list_meta: dict[
         rows.append(row)
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
             "columnDefinitions": columns, "rows": rows}
+
+
+def table_event(strategy: Strategy, event: dict[str, Any], include_object: str, *,
+                with_columns: bool) -> dict[str, Any]:
+    """A watch event for a Table watcher (`kubectl get -w`): its object as a one-row Table.
+
+    As upstream, only the first event carries the column definitions (kubectl keeps them), a
+    BOOKMARK becomes a Table without rows, and an ERROR stays a Status.
+    """
+    if event["type"] == "ERROR":
+        return event
+    obj = event["object"]
+    list_meta = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
+    if event["type"] == "BOOKMARK":
+        table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "columnDefinitions": [],
+                 "rows": []}
+    else:
+        table = to_table(strategy, [obj], list_meta, include_object)
+        if not with_columns:
+            table["columnDefinitions"] = []
+    return {"type": event["type"], "object": table}

@@ -39,10 +39,14 @@ class SecureValueStrategy(Strategy):
         TableColumn("Ref", priority=1, description="Reference in an external keeper"),
     )
 
-    def __init__(self, store: Store, value_limit: int = MAX_VALUE_BYTES) -> None:
+    def __init__(self, store: Store, value_limit: int = MAX_VALUE_BYTES, allow_empty_value: bool = False) -> None:
+        """`value_limit` and `allow_empty_value` follow the surface (decision 11): InfluxDB stores `""`."""
         self.schema = load_schema("securevalue.json")
+        if allow_empty_value:
+            self.schema = self.schema.derive(_without_value_min_length)
         self.store = store
         self.value_limit = value_limit
+        self.allow_empty_value = allow_empty_value
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj.pop("status", None)
@@ -62,7 +66,7 @@ class SecureValueStrategy(Strategy):
         if isinstance(value, str) and len(value.encode()) > self.value_limit:
             causes.append(field_error("too_long", "spec.value", f"may not be more than {self.value_limit} bytes"))
         if old is None:
-            if not value and not ref:
+            if not (value or (value == "" and self.allow_empty_value)) and not ref:
                 causes.append(field_error("required", "spec", "either a `value` or `ref` is required"))
             elif value and ref:
                 causes.append(field_error("forbidden", "spec", "only one of `value` or `ref` can be set"))
@@ -113,7 +117,12 @@ class SecureValueStrategy(Strategy):
 def facade_key(obj: dict[str, Any]) -> str:
     """The key the facades know a value by: the original key they were given, else the name."""
     annotations = obj["metadata"].get("annotations") or {}
-    return annotations.get(FACADE_KEY) or obj["metadata"]["name"]
+    key = annotations.get(FACADE_KEY)
+    return key if isinstance(key, str) else obj["metadata"]["name"]  # "" is a valid InfluxDB key
+
+
+def _without_value_min_length(schema: dict[str, Any]) -> None:
+    schema["properties"]["spec"]["properties"]["value"].pop("minLength", None)
 
 
 def _normalise_decrypters(obj: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from ..machinery.context import RequestContext
 from ..machinery.errors import not_found
 from ..machinery.registry import Registry
 from ..resources.keeper import KEEPERS, SYSTEM_KEEPER, system_keeper
+from ..resources.namespace import NAMESPACES
 from ..store.txn import Txn
 
 
@@ -20,6 +21,8 @@ class KeeperService:
     async def activate(self, ctx: RequestContext, namespace: str, name: str) -> dict[str, Any]:
         """Make `name` the active keeper (`system` deactivates every configured keeper)."""
         self.registry.authorizer.authorize(ctx.principal, "update", KEEPERS, namespace, name)
+        if self.store.get(NAMESPACES.resource, "", namespace) is None:
+            raise not_found(NAMESPACES.resource, namespace)
         if name != SYSTEM_KEEPER and self.store.get(KEEPERS.resource, namespace, name) is None:
             raise not_found(KEEPERS.resource, name, KEEPERS.group)
 

@@ -176,3 +176,14 @@ def test_json_patch_operation_limit_is_413() -> None:
     assert err.value.message == ("Request entity too large: The allowed maximum operations in a JSON patch "
                                  "is 10000, got 10001")
     assert patch.apply_json_patch({"a": 1}, ops[:10000]) == {"a": 1}
+
+
+def test_yaml_errors_never_quote_the_body():
+    secret = "TOPSECRET-VALUE-42"
+    bodies = [f"spec:\n  value: {secret}\n  bad: [unclosed\n", f"spec: {{value: {secret}\n", f"a: b\n- {secret}\n",
+              f"spec:\n\tvalue: {secret}\n"]
+    for body in bodies:
+        with pytest.raises(ApiError) as info:
+            patch.parse_patch_body(patch.APPLY_PATCH, body.encode())
+        assert info.value.code == 400
+        assert secret not in info.value.message
