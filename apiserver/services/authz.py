@@ -1,11 +1,16 @@
-"""Authorization: the one place that decides what a principal may do."""
+"""Authorization: the one place that decides what a principal may do.
+
+The grant of a principal is read from its token record on every call, so a revocation or an
+expiry takes effect on the next request (and on the next item of a running list).
+"""
 
 from __future__ import annotations
 
 from ..machinery.context import Principal
 from ..machinery.errors import forbidden
 from ..machinery.strategy import ResourceType
-from .tokens import ADMIN_SUBJECT
+from .permissions import ADMIN_GRANT, Grant
+from .tokens import ADMIN_SUBJECT, TokenService
 
 
 def forbidden_message(principal: Principal, verb: str, rtype: ResourceType, namespace: str, name: str) -> str:
@@ -18,8 +23,19 @@ def forbidden_message(principal: Principal, verb: str, rtype: ResourceType, name
 
 
 class Authorizer:
+    """Roles and Grafana-style permissions, scoped to the namespaces of the caller's token."""
+
+    def __init__(self, tokens: TokenService | None = None) -> None:
+        self.tokens = tokens
+
+    def grant(self, principal: Principal) -> Grant | None:
+        if self.tokens is None:  # no token service: only the bootstrap admin exists
+            return ADMIN_GRANT if principal.subject == ADMIN_SUBJECT else None
+        return self.tokens.grant_for(principal)
+
     def can(self, principal: Principal, verb: str, rtype: ResourceType, namespace: str, name: str = "") -> bool:
-        return principal.subject == ADMIN_SUBJECT
+        grant = self.grant(principal)
+        return grant is not None and grant.allows(verb, rtype.resource, rtype.group, namespace, name)
 
     def authorize(self, principal: Principal, verb: str, rtype: ResourceType, namespace: str, name: str = "") -> None:
         if not self.can(principal, verb, rtype, namespace, name):

@@ -1,0 +1,83 @@
+"""The decrypt routes of the native surface (issue 4, point 5).
+
+- `POST .../namespaces/{ns}/securevalues/{name}/decrypt`: 200 `{"value": ...}`; a refusal is a
+  403 Status whose message is exactly `not found` or `not authorized`; a stored value that cannot
+  be decrypted is a 500 `InternalError` `decryption failed`.
+- `POST .../namespaces/{ns}/decrypt` with `{"names": [...]}`: 200 `{"decryptedValues": {NAME:
+  {"value": ...} | {"errorMessage": ...}}}`, as Grafana's `DecryptSecureValues`.
+
+Answers carry `Cache-Control: no-store`: a value must not linger in a cache on the way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..machinery.errors import ApiError, bad_request, forbidden, internal
+from ..services.decrypt import DECRYPTION_FAILED, MAX_NAMES, Decrypted, DecryptService
+from .body import decode_document, media_type, read_body
+from .context import request_context
+
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _text(result: Decrypted) -> str:
+    assert result.value is not None
+    return result.value.reveal().decode("utf-8", errors="replace")
+
+
+def _answer(body: dict[str, Any]) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json", headers=_NO_STORE)
+
+
+async def _optional_object(request: web.Request) -> dict[str, Any]:
+    raw = await read_body(request)
+    if not raw.strip():
+        return {}
+    document = decode_document(raw, media_type(request))
+    if not isinstance(document, dict):
+        raise bad_request("the body of a decrypt request must be a JSON object")
+    return document
+
+
+def _names(document: dict[str, Any]) -> list[str]:
+    names = document.get("names")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise bad_request('the body must be {"names": [NAME, ...]} with names as strings')
+    if len(names) > MAX_NAMES:
+        raise bad_request(f"at most {MAX_NAMES} names per decrypt request")
+    return names
+
+
+def add_routes(app: web.Application, service: DecryptService, prefix: str) -> None:
+    async def decrypt_one(request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        await _optional_object(request)
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        result = await service.decrypt_one(ctx, namespace, name)
+        if result.value is not None:
+            return _answer({"value": _text(result)})
+        if result.error == DECRYPTION_FAILED:
+            raise internal(DECRYPTION_FAILED)
+        raise forbidden(result.error)
+
+    async def decrypt_many(request: web.Request) -> web.Response:
+        ctx = request_context(request)
+        names = _names(await _optional_object(request))
+        results = await service.decrypt(ctx, request.match_info["namespace"], names)
+        values = {name: {"value": _text(r)} if r.value is not None else {"errorMessage": r.error}
+                  for name, r in results.items()}
+        return _answer({"decryptedValues": values})
+
+    async def not_allowed(request: web.Request) -> web.Response:
+        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported on decrypt; use POST")
+
+    one = f"{prefix}/namespaces/{{namespace}}/securevalues/{{name}}/decrypt"
+    many = f"{prefix}/namespaces/{{namespace}}/decrypt"
+    app.router.add_post(one, decrypt_one)
+    app.router.add_post(many, decrypt_many)
+    app.router.add_route("*", one, not_allowed)
+    app.router.add_route("*", many, not_allowed)
