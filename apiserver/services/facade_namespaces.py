@@ -1,0 +1,41 @@
+"""Namespaces as the facades address them: InfluxDB orgs (16-hex org IDs), Cloudflare accounts.
+
+Decision 8 of DESIGN.md: every namespace carries its facade IDs as annotations. The namespace
+strategy indexes the InfluxDB org ID, so finding an org is one indexed lookup. Whether a caller
+may address a namespace at all is the Authorizer's answer to "may get this namespace".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..machinery.context import Principal
+from ..machinery.registry import Registry
+from ..resources import CLOUDFLARE_ACCOUNT_ID
+from ..resources.namespace import NAMESPACES
+
+
+class FacadeNamespaces:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry  # the namespace registry
+        self._store = registry.store
+        self._authorizer = registry.authorizer
+
+    def by_influxdb_org_id(self, org_id: str) -> dict[str, Any] | None:
+        """The namespace whose org ID is `org_id` (16 lower-case hex characters), or None."""
+        stored = self._store.cache.by_index(NAMESPACES.resource, "", org_id)
+        return None if stored is None else stored.body
+
+    def by_cloudflare_account_id(self, account_id: str) -> dict[str, Any] | None:
+        for body in self.all():
+            if (body["metadata"].get("annotations") or {}).get(CLOUDFLARE_ACCOUNT_ID) == account_id:
+                return body
+        return None
+
+    def all(self) -> list[dict[str, Any]]:
+        """Every namespace, by name (authorization is the caller's: see `visible`)."""
+        return [stored.body for stored in self._store.cache.iter_current(NAMESPACES.resource, None)]
+
+    def visible(self, principal: Principal, namespace: str) -> bool:
+        """Whether the caller may address `namespace` (InfluxDB's `read:orgs/<id>`)."""
+        return self._authorizer.can(principal, "get", NAMESPACES, "", namespace)
