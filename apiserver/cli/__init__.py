@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import serve
+from . import kubeconfig, serve
+from . import tokens  # token create|list|revoke (issue 4)
+from . import apply, completion, delete, diff, get  # client commands (issue 9)
 
 # Command groups, in the order `--help` lists them.
-COMMANDS = [serve]
+COMMANDS = [serve, kubeconfig, apply, get, diff, delete, completion, tokens]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
