@@ -1,0 +1,1 @@
+-- GET one path over and over (the path is wrk's URL); auth comes from wrk's -H header.
