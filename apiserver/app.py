@@ -8,21 +8,33 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from .compat import cloudflare
+from .compat import influxdb
 from .config import Settings
 from .crypto.envelope import Envelope
+from .crypto.errors import KekConfigError
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
+from .http import decrypt as decrypt_routes
 from .http import native
+from .http import token_routes
 from .http.auth import TokenAuthenticator
+from .http.consistency import STORE_SYNC, consistent_reads
+from .http.ratelimit import FailureLimiter
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
 from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
+from .machinery.errors import ApiError
 from .machinery.registry import Registry
 from .resources.keeper import KeeperStrategy
 from .resources.namespace import DEFAULT_NAMESPACE, NamespaceStrategy
 from .resources.securevalue import SecureValueStrategy
+from .services.audit import AuditLog
+from .services.cloudflare_secrets import CloudflareServices
 from .services.authz import Authorizer
+from .services.decrypt import DecryptService
 from .services.keepers import KeeperService
 from .services.securevalues import SecureValuePayload
+from .services.token_admin import TokenAdmin
 from .services.tokens import ADMIN_SUBJECT, TokenService, bootstrap_admin_token
 from .store.data_keys import StoreDataKeys
 from .store.sqlite import SqliteBackend
@@ -46,6 +58,12 @@ class Components:
     payload: SecureValuePayload
     tokens: TokenService
     registries: dict[str, Registry] = field(default_factory=dict)
+    # Identities, permissions, audit and decrypt (issue 4); set by build_components.
+    authorizer: Authorizer = field(default_factory=Authorizer)
+    auditor: AuditLog | None = None
+    decrypt: DecryptService | None = None
+    token_admin: TokenAdmin | None = None
+    cloudflare: CloudflareServices | None = None  # the Cloudflare Secrets Store facade's services (issue 6)
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -53,6 +71,10 @@ SYSTEM = Principal(subject=ADMIN_SUBJECT, token_id="system")
 
 
 def load_keks(settings: Settings) -> KekRing:
+    if settings.database_url is not None and settings.kek is None and settings.kek_file is None:
+        # Replicas must share one KEK: one invented per replica would seal DEKs the others cannot open.
+        raise KekConfigError("with --database-url every replica needs the same key-encryption key: give the "
+                             "shared key file with --kek-file (or APISERVER_KEK_FILE), or the key in APISERVER_KEK")
     if settings.kek is not None:
         return parse_kek_env(settings.kek.get_secret_value())
     return load_kek_file(settings.kek_path, create=settings.kek_file is None)
@@ -60,21 +82,37 @@ def load_keks(settings: Settings) -> KekRing:
 
 def build_components(settings: Settings) -> Components:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(SqliteBackend(settings.database_path), event_window=settings.event_window)
+    store = Store(_backend(settings), event_window=settings.event_window)
     envelope = Envelope(load_keks(settings), StoreDataKeys(store), rotation_period=settings.dek_rotation_seconds)
-    authorizer = Authorizer()
+    store.on_data_key_change = envelope.forget_active  # another replica rotated a namespace's DEK
+    admin = bootstrap_admin_token(settings.data_dir,
+                                  settings.admin_token.get_secret_value() if settings.admin_token else None)
+    tokens = TokenService(admin, store)
+    authorizer = Authorizer(tokens)
+    auditor = AuditLog(settings.audit_target)
     payload = SecureValuePayload(store, envelope)
     sv_strategy = SecureValueStrategy(store)
     sv_strategy.payload = payload
-    secure_values = Registry(sv_strategy, store, authorizer)
-    keepers = Registry(KeeperStrategy(store), store, authorizer)
-    namespaces = Registry(NamespaceStrategy(store), store, authorizer)
-    admin = bootstrap_admin_token(settings.data_dir,
-                                  settings.admin_token.get_secret_value() if settings.admin_token else None)
+    secure_values = Registry(sv_strategy, store, authorizer, auditor)
+    keepers = Registry(KeeperStrategy(store), store, authorizer, auditor)
+    namespaces = Registry(NamespaceStrategy(store), store, authorizer, auditor)
     components = Components(settings, store, envelope, ContinueTokens(b"", settings.continue_ttl_seconds),
-                            namespaces, secure_values, keepers, KeeperService(keepers), payload, TokenService(admin))
+                            namespaces, secure_values, keepers, KeeperService(keepers), payload, tokens)
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
+    components.authorizer, components.auditor = authorizer, auditor
+    components.decrypt = DecryptService(store, payload, tokens, auditor)
+    components.token_admin = TokenAdmin(tokens, authorizer, auditor)
+    components.cloudflare = CloudflareServices.build(store, authorizer, auditor, payload,
+                                                     max_stores=settings.cloudflare_max_stores,
+                                                     quota=settings.cloudflare_secrets_quota)
     return components
+
+
+def _backend(settings: Settings):
+    if settings.database_url is None:
+        return SqliteBackend(settings.database_path)
+    from .store.postgres import PostgresBackend  # asyncpg only when PostgreSQL is asked for
+    return PostgresBackend(settings.database_url.get_secret_value(), event_window=settings.event_window)
 
 
 async def _lifecycle(app: web.Application):
@@ -84,18 +122,32 @@ async def _lifecycle(app: web.Application):
     secret = await store.backend.setting("continue-token-secret", lambda: secrets.token_hex(32))
     components.continue_tokens.secret = bytes.fromhex(secret)
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
-        await components.namespaces.create(RequestContext(SYSTEM), "", {"metadata": {"name": DEFAULT_NAMESPACE}})
+        try:
+            await components.namespaces.create(RequestContext(SYSTEM), "", {"metadata": {"name": DEFAULT_NAMESPACE}})
+        except ApiError as exc:  # another replica, starting at the same time, created it first
+            if exc.reason != "AlreadyExists":
+                raise
     yield
     await store.close()
+    if components.auditor is not None:
+        components.auditor.close()
 
 
 def create_app(settings: Settings) -> web.Application:
     components = build_components(settings)
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[request_id, errors, authentication])
+                          middlewares=[request_id, errors, consistent_reads, authentication])
     app[COMPONENTS] = components
     app[SURFACES] = Surfaces()
-    app[AUTHENTICATOR] = TokenAuthenticator(components.tokens)
+    app[STORE_SYNC] = components.store.sync
+    app[AUTHENTICATOR] = TokenAuthenticator(
+        components.tokens, FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds))
     app.cleanup_ctx.append(_lifecycle)
     native.add_routes(app, components)
+    assert components.decrypt is not None and components.token_admin is not None
+    decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
+    token_routes.add_routes(app, components.token_admin)
+    assert components.cloudflare is not None
+    cloudflare.add_routes(app, components.cloudflare)
+    influxdb.setup(app, components)
     return app

@@ -21,13 +21,24 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     kek_file: Path | None = None  # default: <data_dir>/kek
     kek: SecretStr | None = None  # "<id>:<base64 key>[,...]", the last one active; instead of a file
+    # postgresql://user:password@host/db: replicas share one store there (default: SQLite in data_dir).
+    database_url: SecretStr | None = None
     dek_rotation_seconds: float = Field(86400.0, gt=0)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    tls_self_signed: bool = False  # generate (once) a certificate for loopback into <data_dir>/tls
     max_body_bytes: int = Field(3 * 1024 * 1024, gt=0)
     event_window: int = Field(50_000, gt=0)
     continue_ttl_seconds: float = Field(900.0, gt=0)
     log_level: str = "INFO"
+    access_log: bool = False  # as kube-apiserver: off by default; one INFO line per request costs ~40% of a GET (bench/README.md)
+    audit_log: str = ""  # JSON-lines audit file; default <data_dir>/audit.log; "-" or "stdout" for stdout
+    auth_failure_limit: int = Field(20, ge=1)  # rejected credentials per address per window before 429
+    auth_failure_window_seconds: float = Field(10.0, gt=0)
+    # The decrypter identity of values written through the InfluxDB facade (a label value).
+    influxdb_decrypter: str = Field("influxdb", pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+    cloudflare_max_stores: int = Field(1, ge=0)  # Secrets Store stores per account (Cloudflare's beta limit)
+    cloudflare_secrets_quota: int = Field(100, ge=0)  # Secrets Store secrets per account, shown by /quota
 
     config_file: Path | None = None
 
@@ -38,6 +49,10 @@ class Settings(BaseSettings):
     @property
     def kek_path(self) -> Path:
         return self.kek_file or self.data_dir / "kek"
+
+    @property
+    def audit_target(self) -> str:
+        return self.audit_log or str(self.data_dir / "audit.log")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

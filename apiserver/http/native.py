@@ -9,6 +9,9 @@ from aiohttp import web
 from ..machinery.endpoints import ResourceEndpoints, json_response
 from ..resources import GROUP, VERSION
 from .context import request_context
+from .discovery import Discovery
+from .middlewares import SURFACES
+from .openapi import OpenAPI
 
 if TYPE_CHECKING:
     from ..app import Components
@@ -33,3 +36,7 @@ def add_routes(app: web.Application, components: "Components") -> None:
     for registry in (components.secure_values, components.keepers):
         app.router.add_routes(ResourceEndpoints(registry, components.continue_tokens).routes(GROUP_PREFIX))
     app.router.add_routes(ResourceEndpoints(components.namespaces, components.continue_tokens).routes(CORE_PREFIX))
+    served = list(components.registries.values())
+    app.router.add_routes(Discovery(r.type for r in served).routes())
+    app.router.add_routes(OpenAPI((r.type, r.strategy.schema) for r in served).routes())
+    app[SURFACES].public_paths.add("/version")  # as upstream's system:public-info-viewer
