@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .compat import cloudflare
-from .compat import influxdb
+from .compat import cloudflare, influxdb
 from .config import Settings
 from .crypto.envelope import Envelope
 from .crypto.errors import KekConfigError
@@ -32,6 +31,7 @@ from .services.audit import AuditLog
 from .services.cloudflare_secrets import CloudflareServices
 from .services.authz import Authorizer
 from .services.decrypt import DecryptService
+from .services.facade_values import FacadeValues
 from .services.keepers import KeeperService
 from .services.securevalues import SecureValuePayload
 from .services.token_admin import TokenAdmin
@@ -57,13 +57,13 @@ class Components:
     keeper_service: KeeperService
     payload: SecureValuePayload
     tokens: TokenService
+    authorizer: Authorizer
+    auditor: AuditLog
+    decrypt: DecryptService
+    token_admin: TokenAdmin
+    influxdb_values: FacadeValues  # the InfluxDB facade's values (issue 5)
+    cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services (issue 6)
     registries: dict[str, Registry] = field(default_factory=dict)
-    # Identities, permissions, audit and decrypt (issue 4); set by build_components.
-    authorizer: Authorizer = field(default_factory=Authorizer)
-    auditor: AuditLog | None = None
-    decrypt: DecryptService | None = None
-    token_admin: TokenAdmin | None = None
-    cloudflare: CloudflareServices | None = None  # the Cloudflare Secrets Store facade's services (issue 6)
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -96,15 +96,18 @@ def build_components(settings: Settings) -> Components:
     secure_values = Registry(sv_strategy, store, authorizer, auditor)
     keepers = Registry(KeeperStrategy(store), store, authorizer, auditor)
     namespaces = Registry(NamespaceStrategy(store), store, authorizer, auditor)
-    components = Components(settings, store, envelope, ContinueTokens(b"", settings.continue_ttl_seconds),
-                            namespaces, secure_values, keepers, KeeperService(keepers), payload, tokens)
+    components = Components(
+        settings, store, envelope, ContinueTokens(b"", settings.continue_ttl_seconds), namespaces, secure_values,
+        keepers, KeeperService(keepers), payload, tokens, authorizer, auditor,
+        decrypt=DecryptService(store, payload, tokens, auditor),
+        token_admin=TokenAdmin(tokens, authorizer, auditor),
+        # InfluxDB has no value limit of its own: the request body limit bounds a value; `null` is stored as "".
+        influxdb_values=FacadeValues.for_surface(store, authorizer, auditor, payload,
+                                                 value_limit=settings.max_body_bytes, allow_empty_value=True),
+        cloudflare=CloudflareServices.build(store, authorizer, auditor, payload,
+                                            max_stores=settings.cloudflare_max_stores,
+                                            quota=settings.cloudflare_secrets_quota))
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
-    components.authorizer, components.auditor = authorizer, auditor
-    components.decrypt = DecryptService(store, payload, tokens, auditor)
-    components.token_admin = TokenAdmin(tokens, authorizer, auditor)
-    components.cloudflare = CloudflareServices.build(store, authorizer, auditor, payload,
-                                                     max_stores=settings.cloudflare_max_stores,
-                                                     quota=settings.cloudflare_secrets_quota)
     return components
 
 
@@ -129,8 +132,7 @@ async def _lifecycle(app: web.Application):
                 raise
     yield
     await store.close()
-    if components.auditor is not None:
-        components.auditor.close()
+    components.auditor.close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -144,10 +146,8 @@ def create_app(settings: Settings) -> web.Application:
         components.tokens, FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds))
     app.cleanup_ctx.append(_lifecycle)
     native.add_routes(app, components)
-    assert components.decrypt is not None and components.token_admin is not None
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)
-    assert components.cloudflare is not None
     cloudflare.add_routes(app, components.cloudflare)
     influxdb.setup(app, components)
     return app

@@ -26,9 +26,8 @@ from ..http.context import REQUEST_ID
 from ..http.middlewares import SURFACES, require_principal
 from ..machinery.context import Principal, RequestContext
 from ..machinery.errors import ApiError
-from ..machinery.registry import Registry
 from ..resources import INFLUXDB_ORG_ID
-from ..resources.securevalue import SECURE_VALUES, SecureValueStrategy
+from ..resources.securevalue import SECURE_VALUES
 from ..services.facade_namespaces import FacadeNamespaces
 from ..services.facade_values import FacadeValues, FacadeWrite
 from ..services.secret_bytes import SecretBytes
@@ -279,15 +278,8 @@ def _org(namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def setup(app: web.Application, components: "Components") -> InfluxDBFacade:
-    """Build the facade over the shared services, mount its routes and register its error dialect."""
-    native = components.secure_values
-    payload = components.payload
-    # No value limit of InfluxDB's own: the request body limit bounds a value; `null` is stored as "".
-    strategy = SecureValueStrategy(components.store, value_limit=components.settings.max_body_bytes,
-                                   allow_empty_value=True)
-    strategy.payload = payload
-    registry = Registry(strategy, components.store, native.authorizer, native.auditor)
-    facade = InfluxDBFacade(FacadeValues(registry, payload), FacadeNamespaces(components.namespaces),
+    """Mount the facade's routes over the shared services and register its error dialect."""
+    facade = InfluxDBFacade(components.influxdb_values, FacadeNamespaces(components.namespaces),
                             components.settings.influxdb_decrypter)
     app.router.add_routes(facade.routes())
     surfaces = app[SURFACES]

@@ -27,7 +27,7 @@ from ..machinery.context import Authorizer, RequestContext
 from ..machinery.errors import ApiError, not_found
 from ..machinery.registry import Registry
 from ..resources.secretstore import MAX_STORES_PER_NAMESPACE, STORE_GROUP, STORE_LABEL, SecretStoreStrategy
-from ..resources.securevalue import SECURE_VALUES, SecureValueStrategy, facade_key
+from ..resources.securevalue import SECURE_VALUES, facade_key
 from ..store.store import Store
 from .cloudflare_stores import CloudflareAccounts, CloudflareStores, SecureValuesAuthority
 from .facade_values import FacadeValues, FacadeWrite
@@ -230,9 +230,7 @@ class CloudflareServices:
     def build(cls, store: Store, authorizer: Authorizer, auditor: Auditor | None, payload: SecureValuePayload, *,
               max_stores: int = MAX_STORES_PER_NAMESPACE, quota: int = MAX_SECRETS_PER_NAMESPACE) -> "CloudflareServices":
         # Values written through this facade follow Cloudflare's limits (decision 11): 64 KiB.
-        strategy = SecureValueStrategy(store, value_limit=CLOUDFLARE_VALUE_LIMIT)
-        strategy.payload = payload
-        values = FacadeValues(Registry(strategy, store, authorizer, auditor), payload)
+        values = FacadeValues.for_surface(store, authorizer, auditor, payload, value_limit=CLOUDFLARE_VALUE_LIMIT)
         accounts = CloudflareAccounts(store, authorizer)
         stores = CloudflareStores(Registry(SecretStoreStrategy(store, max_stores), store,
                                            SecureValuesAuthority(authorizer), auditor), accounts)

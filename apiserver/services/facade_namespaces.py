@@ -1,4 +1,4 @@
-"""Namespaces as the facades address them: InfluxDB orgs (16-hex org IDs), Cloudflare accounts.
+"""Namespaces as the InfluxDB facade addresses them: orgs with 16-hex org IDs.
 
 Decision 8 of DESIGN.md: every namespace carries its facade IDs as annotations. The namespace
 strategy indexes the InfluxDB org ID, so finding an org is one indexed lookup. Whether a caller
@@ -11,7 +11,6 @@ from typing import Any
 
 from ..machinery.context import Principal
 from ..machinery.registry import Registry
-from ..resources import CLOUDFLARE_ACCOUNT_ID
 from ..resources.namespace import NAMESPACES
 
 
@@ -25,12 +24,6 @@ class FacadeNamespaces:
         """The namespace whose org ID is `org_id` (16 lower-case hex characters), or None."""
         stored = self._store.cache.by_index(NAMESPACES.resource, "", org_id)
         return None if stored is None else stored.body
-
-    def by_cloudflare_account_id(self, account_id: str) -> dict[str, Any] | None:
-        for body in self.all():
-            if (body["metadata"].get("annotations") or {}).get(CLOUDFLARE_ACCOUNT_ID) == account_id:
-                return body
-        return None
 
     def all(self) -> list[dict[str, Any]]:
         """Every namespace, by name (authorization is the caller's: see `visible`)."""

@@ -43,16 +43,20 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..machinery.context import RequestContext
+from ..machinery.audit import Auditor
+from ..machinery.context import Authorizer, RequestContext
 from ..machinery.errors import ApiError, bad_request, field_error, invalid, not_found
 from ..machinery.registry import Prepared, Registry
 from ..machinery.selectors import LabelSelector
 from ..resources import FACADE_KEY
-from ..resources.securevalue import SECURE_VALUES, facade_key
+from ..resources.securevalue import SECURE_VALUES, SecureValueStrategy, facade_key
 from .secret_bytes import SecretBytes
 from .securevalues import SecureValuePayload, ValueNotStored
+
+if TYPE_CHECKING:
+    from ..store.store import Store
 
 _SLUG_MAX = 40
 _HASH_CHARS = 10  # 40 bits: a repeat needs the same slug too, and is then resolved by `attempt`
@@ -104,6 +108,15 @@ class KeyExists(ApiError):
 
 
 class FacadeValues:
+    @classmethod
+    def for_surface(cls, store: "Store", authorizer: Authorizer, auditor: Auditor | None,
+                    payload: SecureValuePayload, *, value_limit: int, allow_empty_value: bool = False
+                    ) -> "FacadeValues":
+        """Values of one facade: its own registry, because limits follow the surface (decision 11)."""
+        strategy = SecureValueStrategy(store, value_limit=value_limit, allow_empty_value=allow_empty_value)
+        strategy.payload = payload
+        return cls(Registry(strategy, store, authorizer, auditor), payload)
+
     def __init__(self, registry: Registry, payload: SecureValuePayload) -> None:
         self.registry = registry
         self.payload = payload
