@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from ..machinery.documents import yaml_problem
+
 from .errors import CliError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -76,7 +78,8 @@ def _load_contexts(path: Path, required: bool) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise CliError(f"config file {path} is not valid YAML: {_one_line(exc)}") from None
+        # Not the parser's own text: it quotes the line, which may hold a token.
+        raise CliError(f"config file {path} is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, dict) or not isinstance(data.get("contexts", {}), dict):
         raise CliError(f"config file {path}: expected a mapping with `contexts: {{NAME: {{server: ...}}}}`")
     return data
@@ -129,7 +132,3 @@ def resolve(args: argparse.Namespace) -> ClientConfig:
     if not server.startswith(("http://", "https://")):
         raise CliError(f"server URL {server!r} must start with http:// or https://")
     return ClientConfig(server=server.rstrip("/"), token=token, namespace=str(namespace), verify=verify, context=name)
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())

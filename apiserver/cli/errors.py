@@ -32,8 +32,8 @@ def describe(code: int, status: dict[str, Any]) -> str:
     """One line for a Status: what happened, and for 401/403/422 what to look at."""
     message = " ".join(str(status.get("message") or "").split()) or f"the server answered {code}"
     if code == 401:
-        return (f"Unauthorized (401): the server did not accept the token; give one with --token, "
-                f"APISERVER_TOKEN or the context's token")
+        return ("Unauthorized (401): the server did not accept the token; give one with --token, "
+                "APISERVER_TOKEN or the context's token")
     if code == 403:
         return f"Forbidden (403): {message}"
     if code == 422:

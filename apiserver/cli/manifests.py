@@ -26,6 +26,8 @@ from typing import Any, TextIO
 
 import yaml
 
+from ..machinery.documents import yaml_problem
+
 from ..machinery.strategy import ResourceType
 from . import kinds
 
@@ -105,7 +107,7 @@ def parse(source: str, text: str) -> Iterator[Document]:
             return
         except yaml.YAMLError as exc:
             # The parser cannot resynchronise inside a broken document: the rest of this file is lost.
-            yield Document(source, index, error=f"{source} document {index}: malformed YAML: {_yaml_problem(exc)}")
+            yield Document(source, index, error=f"{source} document {index}: malformed YAML: {yaml_problem(exc)}")
             return
         if data is None:
             continue  # an empty document (`---` at the end), as kubectl skips it
@@ -186,12 +188,6 @@ def _value_from_env(doc: Document, name: Any, environ: Mapping[str, str]) -> str
     if name not in environ:
         raise ManifestError(f"{doc.where}: spec.valueFrom.env: environment variable {name} is not set")
     return environ[name]
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or _one_line(exc)
-    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else problem
 
 
 def _type_name(data: Any) -> str:

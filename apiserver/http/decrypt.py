@@ -18,7 +18,8 @@ from aiohttp import web
 
 from ..machinery.errors import ApiError, bad_request, forbidden, internal
 from ..services.decrypt import DECRYPTION_FAILED, MAX_NAMES, Decrypted, DecryptService
-from .body import decode_document, media_type, read_body
+from ..machinery.documents import decode_document
+from .body import media_type, read_body
 from .context import request_context
 
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ..machinery.endpoints import ResourceEndpoints, json_response
+from .resource_routes import ResourceEndpoints, json_response
 from ..resources import GROUP, VERSION
 from .context import request_context
 from .discovery import Discovery

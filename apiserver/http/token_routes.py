@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..machinery.endpoints import json_response
+from .resource_routes import json_response
 from ..machinery.errors import ApiError
 from ..services.token_admin import TokenAdmin
 from ..services.tokens import TOKENS
-from .body import decode_document, media_type, read_body
+from ..machinery.documents import decode_document
+from .body import media_type, read_body
 from .context import request_context
 
 TOKENS_PATH = f"/apis/{TOKENS.group}/{TOKENS.version}/tokens"

@@ -19,7 +19,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from ..http.body import check_document
+from .documents import check_document, yaml_problem
 from .errors import ApiError, bad_request, unsupported_media_type
 
 JSON_PATCH = "application/json-patch+json"
@@ -81,22 +81,13 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
-def _yaml_problem(exc: Exception) -> str:
-    """What went wrong and where, without PyYAML's snippet of the body (it could hold a secret value)."""
-    if isinstance(exc, UnicodeDecodeError):
-        return f"the body is not valid UTF-8 (byte {exc.start})"
-    problem = getattr(exc, "problem", None) or "the body is not valid YAML"
-    mark = getattr(exc, "problem_mark", None)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
-
-
 def parse_patch_body(ptype: str, body: bytes) -> Any:
     """Decode a patch body for `ptype`; undecodable or wrongly shaped bodies are 400 BadRequest."""
     if ptype == APPLY_PATCH:
         try:
             document = _string_keys(yaml.load(body.decode("utf-8"), Loader=_ApplyLoader))  # noqa: S506 - safe loader
         except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise bad_request(f"error decoding YAML: {_yaml_problem(exc)}") from None
+            raise bad_request(f"error decoding YAML: {yaml_problem(exc)}") from None
         except RecursionError:  # a recursive YAML alias
             raise bad_request("error decoding YAML: the document is nested too deeply") from None
         check_document(document, len(body))

@@ -1,4 +1,4 @@
-"""Generic REST endpoints for one kind: the Kubernetes verbs over HTTP, for any registry.
+"""Generic REST routes for one kind: the Kubernetes verbs over HTTP, for any registry.
 
 Handlers stay thin: they read the request (options, body, content type), call the registry,
 and write JSON, a Table or a watch stream. Errors propagate as ApiError and are rendered by the
@@ -14,17 +14,18 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..http.body import decode_document, media_type, read_body
-from ..http import protobuf
-from ..http.context import request_context
-from . import managedfields, patch
-from .meta import now_rfc3339
-from .continuation import ContinueTokens
-from .errors import ApiError, bad_request, field_error, invalid, method_not_allowed
-from .listing import ListOptions, list_objects
-from .registry import Registry
-from .table import TABLE_MEDIA, table_event, to_table, wants_table
-from .watch import watch_events
+from ..machinery import managedfields, patch
+from ..machinery.continuation import ContinueTokens
+from ..machinery.documents import decode_document
+from ..machinery.errors import ApiError, bad_request, field_error, invalid, method_not_allowed
+from ..machinery.listing import ListOptions, list_objects
+from ..machinery.meta import now_rfc3339
+from ..machinery.registry import Registry
+from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
+from ..machinery.watch import watch_events
+from . import protobuf
+from .body import media_type, read_body
+from .context import request_context
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool; Python sends `True`
 
