@@ -11,6 +11,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
 from harness import GROUP_PATH, Server
@@ -117,3 +118,17 @@ def decrypt(server: Server, token: str, namespace: str, name: str) -> str:
     response = requests.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["value"]
+
+
+# -- fixtures shared by the CLI test modules (imported by name into each module) --------------------
+
+@pytest.fixture
+def server(shared_server):
+    """One server for the module; each test works in a namespace of its own."""
+    return shared_server
+
+
+@pytest.fixture
+def cli(server, tmp_path, request) -> Cli:
+    return Cli.in_new_namespace(server, tmp_path / "home", request.node.name)
+

@@ -171,3 +171,28 @@ def keeper_manifest(name: str, description: str = "AWS keeper") -> dict:
                      "aws": {"region": "us-east-1",
                              "assumeRole": {"assumeRoleArn": "arn:aws:iam::123456789012:role/secrets",
                                             "externalID": "apiserver-tests"}}}}
+
+
+# -- fixtures shared by the kubectl test modules (imported by name into each module) ----------------
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One TLS server per test module: kubectl sends a token only over TLS."""
+    require_kubectl()
+    server = start_tls_server(tmp_path_factory.mktemp("kubectl") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def kubectl(server, tmp_path_factory) -> Kubectl:
+    return make_kubectl(require_kubectl(), server, tmp_path_factory.mktemp("kubectl-home"))
+
+
+@pytest.fixture
+def ns(server) -> str:
+    """A namespace of the test's own, so tests in one module never see each other's objects."""
+    name = unique("kc")
+    server.create_namespace(name)
+    return name
+

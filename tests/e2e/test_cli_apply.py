@@ -6,19 +6,9 @@ from pathlib import Path
 
 import pytest
 from cli_runner import Cli, decrypt, get_sv, names_in, secure_value_yaml, service_token, write
+from cli_runner import cli, server  # noqa: F401 (pytest fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def server(shared_server):
-    """One server for the module; each test works in a namespace of its own."""
-    return shared_server
-
-
-@pytest.fixture
-def cli(server, tmp_path, request) -> Cli:
-    return Cli.in_new_namespace(server, tmp_path / "home", request.node.name)
 
 
 def _tree(root: Path) -> Path:

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from cli_runner import Cli, get_sv, names_in, secure_value_yaml, write
+from cli_runner import get_sv, names_in, secure_value_yaml, write
+from cli_runner import cli, server  # noqa: F401 (pytest fixtures)
 from harness import free_port
-
-
-@pytest.fixture
-def server(shared_server):
-    """One server for the module; each test works in a namespace of its own."""
-    return shared_server
-
-
-@pytest.fixture
-def cli(server, tmp_path, request) -> Cli:
-    return Cli.in_new_namespace(server, tmp_path / "home", request.node.name)
 
 
 def test_unreachable_server(cli, tmp_path):
@@ -83,7 +72,7 @@ def test_malformed_manifests_name_file_and_document(server, cli, tmp_path):
         f'error: {path} document 4: unknown kind "Gadget" of apiVersion "v9" (known: v1 Namespace, '
         'secret.grafana.app/v1beta1 Keeper, secret.grafana.app/v1beta1 SecureValue)',
         f"error: {path} document 6: malformed YAML: expected ',' or ']', but got '<stream end>' "
-        f"(line {len(path.read_text().splitlines()) + 1}, column 1)",
+        f"at line {len(path.read_text().splitlines()) + 1}, column 1",
     ]
     missing = cli("apply", "-f", str(tmp_path / "nowhere.yaml"))
     assert missing.rc == 1 and missing.errors == [f"error: {tmp_path / 'nowhere.yaml'}: no such file or directory"]

@@ -6,18 +6,8 @@ import json
 
 import pytest
 import yaml
-from cli_runner import Cli, get_sv, names_in, secure_value_yaml, write
-
-
-@pytest.fixture
-def server(shared_server):
-    """One server for the module; each test works in a namespace of its own."""
-    return shared_server
-
-
-@pytest.fixture
-def cli(server, tmp_path, request) -> Cli:
-    return Cli.in_new_namespace(server, tmp_path / "home", request.node.name)
+from cli_runner import get_sv, names_in, secure_value_yaml, write
+from cli_runner import cli, server  # noqa: F401 (pytest fixtures)
 
 
 @pytest.fixture

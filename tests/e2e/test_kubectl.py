@@ -6,33 +6,12 @@ import json
 import stat
 import sys
 
-import pytest
 import yaml
 from harness import secure_value
-from kubectl_support import (Kubectl, make_kubectl, manifest, require_kubectl, secure_value_manifest,
-                             start_tls_server, unique)
+from kubectl_support import manifest, secure_value_manifest, unique
+from kubectl_support import kubectl, ns, server  # noqa: F401 (pytest fixtures)
 
 SV = "securevalue.secret.grafana.app"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_kubectl()
-    server = start_tls_server(tmp_path_factory.mktemp("kubectl") / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def kubectl(server, tmp_path_factory) -> Kubectl:
-    return make_kubectl(require_kubectl(), server, tmp_path_factory.mktemp("kubectl-home"))
-
-
-@pytest.fixture
-def ns(server) -> str:
-    name = unique("kc")
-    server.create_namespace(name)
-    return name
 
 
 def create(server, ns: str, name: str, **kwargs) -> dict:

@@ -5,36 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import yaml
 from harness import files_containing
-from kubectl_support import (GROUP_VERSION, Kubectl, keeper_manifest, make_kubectl, manifest, require_kubectl,
-                             secure_value_manifest, start_tls_server, unique)
+from kubectl_support import GROUP_VERSION, keeper_manifest, manifest, secure_value_manifest, unique
+from kubectl_support import kubectl, ns, server  # noqa: F401 (pytest fixtures)
 
 SV = "securevalue.secret.grafana.app"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 SERVED = {(GROUP_VERSION, "SecureValue"), (GROUP_VERSION, "Keeper"), ("v1", "Namespace")}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_kubectl()
-    server = start_tls_server(tmp_path_factory.mktemp("apply") / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def kubectl(server, tmp_path_factory) -> Kubectl:
-    return make_kubectl(require_kubectl(), server, tmp_path_factory.mktemp("apply-home"))
-
-
-@pytest.fixture
-def ns(server) -> str:
-    name = unique("ap")
-    server.create_namespace(name)
-    return name
 
 
 def test_apply_keeper_twice_created_then_unchanged(kubectl, server, ns, tmp_path):

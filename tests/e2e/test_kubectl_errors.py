@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from harness import secure_value
-from kubectl_support import (Kubectl, make_kubectl, manifest, require_kubectl, secure_value_manifest,
-                             start_tls_server, unique)
+from kubectl_support import make_kubectl, manifest, require_kubectl, secure_value_manifest
+from kubectl_support import kubectl, ns, server  # noqa: F401 (pytest fixtures)
 
 QUALIFIED = "securevalues.secret.grafana.app"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_kubectl()
-    server = start_tls_server(tmp_path_factory.mktemp("errors") / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def kubectl(server, tmp_path_factory) -> Kubectl:
-    return make_kubectl(require_kubectl(), server, tmp_path_factory.mktemp("errors-home"))
-
-
-@pytest.fixture
-def ns(server) -> str:
-    name = unique("er")
-    server.create_namespace(name)
-    return name
 
 
 def test_not_found(kubectl, ns):

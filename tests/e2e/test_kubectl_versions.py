@@ -11,31 +11,17 @@ import json
 import pytest
 import yaml
 from harness import secure_value
-from kubectl_support import (VERSIONS, Kubectl, make_kubectl, manifest, require_kubectl, secure_value_manifest,
-                             start_tls_server, unique)
+from kubectl_support import (Kubectl, VERSIONS, make_kubectl,
+                             manifest, require_kubectl, secure_value_manifest, unique)
+from kubectl_support import ns, server  # noqa: F401 (pytest fixtures)
 
 SV = "securevalue.secret.grafana.app"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    require_kubectl()
-    server = start_tls_server(tmp_path_factory.mktemp("versions") / "data")
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module", params=VERSIONS)
 def kubectl(request, server, tmp_path_factory) -> Kubectl:
     binary = require_kubectl(request.param)
     return make_kubectl(binary, server, tmp_path_factory.mktemp(f"home-{request.param}"))
-
-
-@pytest.fixture
-def ns(server) -> str:
-    name = unique("ver")
-    server.create_namespace(name)
-    return name
 
 
 def test_discovery_get_and_explain(kubectl, server, ns):
