@@ -167,7 +167,7 @@ class ResourceEndpoints:
         if ptype == patch.APPLY_PATCH:
             obj, created = await self._apply(ctx, namespace, name, document, force in _TRUE)
             return json_response(obj, 201 if created else 200, _warnings(ctx))
-        self.registry.authorizer.authorize(ctx.principal, "patch", self.type, namespace, name)
+        self.registry.authorize_write(ctx, "patch", namespace, name)
         patcher = _patcher(ptype, document)
 
         def transform(current: dict) -> dict:
@@ -184,7 +184,7 @@ class ResourceEndpoints:
             raise invalid("PatchOptions", "", [field_error("required", "fieldManager", "is required for apply patch")],
                           "meta.k8s.io")
         registry = self.registry
-        registry.authorizer.authorize(ctx.principal, "patch", self.type, namespace, name)
+        registry.authorize_write(ctx, "patch", namespace, name)
         # A write-only payload is kept out of field ownership (fieldsV1 of a value nobody can read
         # back would make every second applier conflict) and put back, exactly as sent, for the registry.
         registry._handle_unknown_fields(ctx, document)  # fieldValidation, before any field is owned
@@ -239,7 +239,7 @@ class ResourceEndpoints:
     async def delete_collection(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
         namespace = self._namespace(request)
-        self.registry.authorizer.authorize(ctx.principal, "deletecollection", self.type, namespace)
+        self.registry.authorize_write(ctx, "deletecollection", namespace, "")
         options = ListOptions.from_query(request.query, self.type.field_selectors)
         delete_options = await self._delete_options(request)
         listed = list_objects(self.registry, self.tokens, ctx, namespace, options)

@@ -75,7 +75,7 @@ class Registry:
         rtype, strategy = self.type, self.strategy
         objmeta.check_type_meta(obj, rtype)
         objmeta.check_namespace(obj, namespace)
-        self.authorizer.authorize(ctx.principal, "create", rtype, namespace, obj["metadata"].get("name") or "")
+        self.authorize_write(ctx, "create", namespace, obj["metadata"].get("name") or "")
         self._handle_unknown_fields(ctx, obj)
         meta = obj["metadata"]
         objmeta.reset_server_fields(meta)
@@ -109,7 +109,7 @@ class Registry:
         objmeta.check_type_meta(obj, self.type)
         objmeta.check_namespace(obj, namespace)
         objmeta.check_name_matches(obj, name)
-        self.authorizer.authorize(ctx.principal, "update", self.type, namespace, name)
+        self.authorize_write(ctx, "update", namespace, name)
         self._handle_unknown_fields(ctx, obj)
         precondition = obj["metadata"].get("resourceVersion") or None
         return await self.guaranteed_update(ctx, namespace, name, lambda _old: copy.deepcopy(obj), precondition)
@@ -236,7 +236,7 @@ class Registry:
     async def delete(self, ctx: RequestContext, namespace: str, name: str,
                      options: dict[str, Any] | None = None) -> dict[str, Any]:
         rtype = self.type
-        self.authorizer.authorize(ctx.principal, "delete", rtype, namespace, name)
+        self.authorize_write(ctx, "delete", namespace, name)
         stored = self._current(namespace, name)
         _check_delete_preconditions(rtype, stored, options or {})
         body = stored.body
@@ -271,7 +271,7 @@ class Registry:
         The object's current revision is the precondition: a concurrent change is a 409 Conflict.
         """
         rtype = self.type
-        self.authorizer.authorize(ctx.principal, "delete", rtype, namespace, name)
+        self.authorize_write(ctx, "delete", namespace, name)
         stored = self._current(namespace, name)
         _check_delete_preconditions(rtype, stored, options or {})
         return Prepared(self, namespace, stored.body, stored.revision, None, old_body=stored.body,
@@ -323,6 +323,16 @@ class Registry:
     def _index_conflict(self, name: str, exc: IndexKeyTaken) -> ApiError:
         return conflict(self.type.resource, name, self.type.group,
                         f'the key "{exc.index_key}" is already used by {self.type.resource} "{exc.holder}"')
+
+    def authorize_write(self, ctx: RequestContext, verb: str, namespace: str, name: str,
+                        operation: str | None = None) -> None:
+        """Authorize a write; a refusal is audited as `denied` before it is raised (issue 4, point 6)."""
+        try:
+            self.authorizer.authorize(ctx.principal, verb, self.type, namespace, name)
+        except ApiError as exc:
+            operation = operation or {"patch": "update", "deletecollection": "delete"}.get(verb, verb)
+            self._audit(ctx, operation, namespace, name, "denied", exc.reason)
+            raise
 
     def _audit(self, ctx: RequestContext, operation: str, namespace: str, name: str, outcome: str,
                reason: str = "") -> None:

@@ -20,7 +20,7 @@ class KeeperService:
 
     async def activate(self, ctx: RequestContext, namespace: str, name: str) -> dict[str, Any]:
         """Make `name` the active keeper (`system` deactivates every configured keeper)."""
-        self.registry.authorizer.authorize(ctx.principal, "update", KEEPERS, namespace, name)
+        self.registry.authorize_write(ctx, "update", namespace, name, operation="activate")
         if self.store.get(NAMESPACES.resource, "", namespace) is None:
             raise not_found(NAMESPACES.resource, namespace)
         if name != SYSTEM_KEEPER and self.store.get(KEEPERS.resource, namespace, name) is None:

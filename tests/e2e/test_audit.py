@@ -52,3 +52,24 @@ def test_the_audit_log_can_go_to_standard_output(server_factory, tmp_path):
     other = server_factory(env={"APISERVER_AUDIT_LOG": str(elsewhere)})
     assert other.session.post(other.sv_url(), json=secure_value("to-file", value="v")).status_code == 201
     assert any(json.loads(line)["name"] == "to-file" for line in elsewhere.read_text().splitlines())
+
+
+def test_refused_writes_are_recorded_as_denied(server):
+    token, _ = create_token(server, role="viewer", subject="user:bob")
+    assert call("POST", server.sv_url(), token, json=secure_value("nope", value="never-stored-1")).status_code == 403
+    server.session.post(server.sv_url(), json=secure_value("kept", value="kept-value"))
+    assert call("PUT", server.sv_url(name="kept"), token, json=secure_value("kept", value="x")).status_code == 403
+    patched = call("PATCH", server.sv_url(name="kept"), token, data='{"metadata":{"labels":{"a":"b"}}}',
+                   headers={"Content-Type": "application/merge-patch+json"})
+    assert patched.status_code == 403
+    assert call("DELETE", server.sv_url(name="kept"), token).status_code == 403
+    activate = call("POST", server.keeper_url(name="system") + "/activate", token)
+    assert activate.status_code == 403
+
+    bob = [(r["operation"], r["resource"], r["name"], r["outcome"], r["reason"])
+           for r in audit_records(server.data_dir) if r["subject"] == "user:bob"]
+    assert bob == [("create", "securevalues", "nope", "denied", "Forbidden"),
+                   ("update", "securevalues", "kept", "denied", "Forbidden"),
+                   ("update", "securevalues", "kept", "denied", "Forbidden"),
+                   ("delete", "securevalues", "kept", "denied", "Forbidden"),
+                   ("activate", "keepers", "system", "denied", "Forbidden")]
