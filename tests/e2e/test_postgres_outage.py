@@ -55,6 +55,8 @@ def test_stopping_postgres_gives_503_and_the_replicas_recover(own_postgres, tmp_
             assert cached.status_code == 200
             assert [i["metadata"]["name"] for i in cached.json()["items"]] == ["before"]
             assert server.session.get(f"{server.url}/livez").status_code == 200
+            # Not ready: a load balancer sends requests to replicas that can answer them.
+            assert server.session.get(f"{server.url}/readyz", timeout=20).status_code == 503
         own_postgres.start()
         wait_until(lambda: a.session.post(a.sv_url(), json=secure_value("after")).status_code == 201)
         got = wait_until(lambda: (r := b.session.get(b.sv_url(name="after"))).status_code == 200 and r)
@@ -67,6 +69,7 @@ def test_stopping_postgres_gives_503_and_the_replicas_recover(own_postgres, tmp_
             assert stream.status_code == 200
             assert b'"later"' in next(stream.iter_lines())
         for server in (a, b):
+            wait_until(lambda: server.session.get(f"{server.url}/readyz").status_code == 200)
             assert "Traceback" not in server.log()
     finally:
         a.stop()
