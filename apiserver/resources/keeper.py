@@ -6,11 +6,13 @@ active; a new keeper starts inactive and is chosen with the `activate` action (s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..machinery.errors import Cause, conflict, field_error
 from ..machinery.strategy import ResourceType, Strategy, TableColumn
 from ..machinery.table import age
+from ..store.model import StoredObject
 from ..store.store import Store
 from ..store.txn import Txn
 from . import GROUP, VERSION, load_schema
@@ -22,9 +24,9 @@ KEEPERS = ResourceType(group=GROUP, version=VERSION, resource="keepers", kind="K
                        categories=("secrets",))
 
 
-def active_keeper(store: Store, namespace: str) -> str:
-    """The namespace's active keeper; `system` when no configured keeper is active."""
-    for stored in store.cache.iter_current(KEEPERS.resource, namespace):
+def active_keeper(keepers: Iterable[StoredObject]) -> str:
+    """The active one of a namespace's keepers; `system` when no configured keeper is active."""
+    for stored in keepers:
         if stored.body.get("status", {}).get("active"):
             return stored.name
     return SYSTEM_KEEPER
@@ -73,7 +75,7 @@ class KeeperStrategy(Strategy):
 
     def check_delete(self, txn: Txn, obj: dict[str, Any]) -> None:
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
-        for stored in self.store.cache.iter_current("securevalues", namespace):
+        for stored in txn.iter_current("securevalues", namespace):
             if stored.body.get("status", {}).get("keeper") == name:
                 raise conflict(KEEPERS.resource, name, GROUP,
                                f'the keeper is used by securevalues "{stored.name}" and cannot be deleted')

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..machinery.errors import Cause, field_error
+from ..machinery.errors import Cause, conflict, field_error
 from ..machinery.names import label_value_errors
 from ..machinery.strategy import ResourceType, Strategy, TableColumn
 from ..machinery.table import age
 from ..store.store import Store
+from ..store.txn import Txn
 from . import FACADE_KEY, GROUP, VERSION, load_schema
-from .keeper import SYSTEM_KEEPER, active_keeper
+from .keeper import KEEPERS, SYSTEM_KEEPER, active_keeper
 
 MAX_VALUE_BYTES = 24576
 MAX_DECRYPTERS = 64
@@ -90,7 +91,15 @@ class SecureValueStrategy(Strategy):
         """Fixed for the value's life: the namespace's active keeper when it was created."""
         if old is not None:
             return old["status"].get("keeper", SYSTEM_KEEPER)
-        return active_keeper(self.store, obj["metadata"].get("namespace", ""))
+        return active_keeper(self.store.cache.iter_current(KEEPERS.resource, obj["metadata"].get("namespace", "")))
+
+    def check_in_transaction(self, txn: Txn, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """The keeper chosen when the write was prepared must still be the active one when it commits."""
+        if old is None:
+            namespace = obj["metadata"].get("namespace", "")
+            if active_keeper(txn.iter_current(KEEPERS.resource, namespace)) != obj["status"]["keeper"]:
+                raise conflict(SECURE_VALUES.resource, obj["metadata"]["name"], GROUP,
+                               "the namespace's active keeper changed meanwhile; please try again")
 
     def new_version(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         if old is None:

@@ -8,6 +8,7 @@ Anything slow (encryption, decryption) happens before the transaction starts.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import IndexKeyTaken, ObjectExists, RevisionMismatch
@@ -51,14 +52,22 @@ class Txn:
             return None
         return found
 
+    def iter_current(self, resource: str, namespace: str) -> Iterator[StoredObject]:
+        """The objects of `resource` in `namespace` as this transaction sees them (pending writes included)."""
+        pending: set[str] = set()
+        for layer in (self._local, self._batch):
+            for (res, ns, name), stored in layer.items():
+                if res == resource and ns == namespace and name not in pending:
+                    pending.add(name)
+                    if stored is not None:
+                        yield stored
+        for stored in self._cache.iter_current(resource, namespace):
+            if stored.name not in pending:
+                yield stored
+
     def any_in(self, resource: str, namespace: str) -> bool:
         """Whether any object of `resource` lives in `namespace`, pending writes included."""
-        for layer in (self._local, self._batch):
-            for (res, ns, _), stored in layer.items():
-                if res == resource and ns == namespace and stored is not None:
-                    return True
-        return any(self.get(resource, namespace, stored.name) is not None
-                   for stored in self._cache.iter_current(resource, namespace))
+        return next(self.iter_current(resource, namespace), None) is not None
 
     # -- object writes --------------------------------------------------------------------
 

@@ -196,3 +196,33 @@ def test_a_value_stored_by_reference_keeps_its_ref(server):
     assert moved.status_code == 200, moved.text
     assert moved.json()["spec"]["ref"] == "secret/data/other" and moved.json()["status"]["version"] == 2
     assert moved.json()["status"]["keeper"] == "vault-2"
+
+
+def test_activating_a_keeper_while_a_value_is_being_created_is_caught_at_commit(tmp_path):
+    """Service layer: the keeper a new value was prepared for must still be active when it commits."""
+    from apiserver.app import SYSTEM, build_components
+    from apiserver.config import Settings
+    from apiserver.machinery.context import RequestContext
+    from apiserver.machinery.errors import ApiError
+    from harness import ADMIN_TOKEN
+
+    async def run() -> ApiError:
+        components = build_components(Settings(data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN))
+        await components.store.open()
+        try:
+            ctx = RequestContext(SYSTEM)
+            await components.namespaces.create(ctx, "", {"metadata": {"name": "default"}})
+            await components.keepers.create(ctx, "default", keeper("vault-2", "hashiCorpVault"))
+            prepared = await components.secure_values.prepare_create(ctx, "default", secure_value("racing"))
+            assert prepared.obj["status"]["keeper"] == "system"
+            await components.keeper_service.activate(ctx, "default", "vault-2")
+            with pytest.raises(ApiError) as refused:
+                await components.secure_values.commit(ctx, [prepared])
+            assert components.store.get("securevalues", "default", "racing") is None
+            return refused.value
+        finally:
+            await components.store.close()
+
+    error = asyncio.run(run())
+    assert (error.code, error.reason) == (409, "Conflict")
+    assert "active keeper changed" in error.message
