@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..machinery.errors import too_large
+from ..machinery.documents import decode_document
+from ..machinery.errors import bad_request, too_large
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # as kube-apiserver: 3 MiB
 
@@ -20,3 +23,15 @@ async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 def media_type(request: web.Request) -> str:
     return (request.headers.get("Content-Type") or "application/json").split(";")[0].strip().lower()
+
+
+async def read_optional_object(request: web.Request, what: str) -> dict[str, Any]:
+    """A body that may be absent (then `{}`), else one JSON or YAML object; `what` names it in the 400."""
+    raw = await read_body(request)
+    if not raw.strip():
+        return {}
+    document = decode_document(raw, media_type(request))
+    if not isinstance(document, dict):
+        raise bad_request(f"the body of {what} must be an object")
+    return document
+

@@ -18,8 +18,7 @@ from aiohttp import web
 
 from ..machinery.errors import ApiError, bad_request, forbidden, internal
 from ..services.decrypt import DECRYPTION_FAILED, MAX_NAMES, Decrypted, DecryptService
-from ..machinery.documents import decode_document
-from .body import media_type, read_body
+from .body import read_optional_object
 from .context import request_context
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -34,16 +33,6 @@ def _answer(body: dict[str, Any]) -> web.Response:
     return web.Response(body=orjson.dumps(body), content_type="application/json", headers=_NO_STORE)
 
 
-async def _optional_object(request: web.Request) -> dict[str, Any]:
-    raw = await read_body(request)
-    if not raw.strip():
-        return {}
-    document = decode_document(raw, media_type(request))
-    if not isinstance(document, dict):
-        raise bad_request("the body of a decrypt request must be a JSON object")
-    return document
-
-
 def _names(document: dict[str, Any]) -> list[str]:
     names = document.get("names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
@@ -56,7 +45,7 @@ def _names(document: dict[str, Any]) -> list[str]:
 def add_routes(app: web.Application, service: DecryptService, prefix: str) -> None:
     async def decrypt_one(request: web.Request) -> web.Response:
         ctx = request_context(request)
-        await _optional_object(request)
+        await read_optional_object(request, "a decrypt request")
         namespace, name = request.match_info["namespace"], request.match_info["name"]
         result = await service.decrypt_one(ctx, namespace, name)
         if result.value is not None:
@@ -67,7 +56,7 @@ def add_routes(app: web.Application, service: DecryptService, prefix: str) -> No
 
     async def decrypt_many(request: web.Request) -> web.Response:
         ctx = request_context(request)
-        names = _names(await _optional_object(request))
+        names = _names(await read_optional_object(request, "a decrypt request"))
         results = await service.decrypt(ctx, request.match_info["namespace"], names)
         values = {name: {"value": _text(r)} if r.value is not None else {"errorMessage": r.error}
                   for name, r in results.items()}

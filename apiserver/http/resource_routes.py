@@ -24,7 +24,7 @@ from ..machinery.registry import Registry
 from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
 from ..machinery.watch import watch_events
 from . import protobuf
-from .body import media_type, read_body
+from .body import media_type, read_body, read_optional_object
 from .context import request_context
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool; Python sends `True`
@@ -225,12 +225,7 @@ class ResourceEndpoints:
         return json_response(status)
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
-        raw = await read_body(request)
-        if not raw.strip():
-            return {}
-        options = decode_document(raw, media_type(request))
-        if not isinstance(options, dict):
-            raise bad_request("the body of a delete must be a DeleteOptions object")
+        options = await read_optional_object(request, "a delete (DeleteOptions)")
         dry_run = options.get("dryRun") or []
         if dry_run:
             request_context(request).dry_run = dry_run == ["All"] or _bad_dry_run(dry_run)
