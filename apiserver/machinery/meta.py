@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import Cause, bad_request, field_error
+from .errors import Cause, bad_request, conflict, field_error
 from .names import dns1123_subdomain_errors, validate_annotations, validate_labels
 from .strategy import ResourceType
+
+if TYPE_CHECKING:
+    from ..store.model import StoredObject
 
 # Fields of ObjectMeta the server owns; values sent by clients are replaced.
 SERVER_SET = ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
@@ -88,3 +91,29 @@ def validate_object_meta(obj: dict[str, Any]) -> list[Cause]:
 def reset_server_fields(meta: dict[str, Any]) -> None:
     for key in SERVER_SET:
         meta.pop(key, None)
+
+
+def same_object(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Equal apart from what the server sets; manager timestamps alone are not a change."""
+    def essence(obj: dict[str, Any]) -> tuple:
+        meta = {k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "managedFields")}
+        managers = [{k: v for k, v in entry.items() if k != "time"}
+                    for entry in obj["metadata"].get("managedFields") or []]
+        return meta, managers, obj.get("spec"), obj.get("status")
+    return essence(new) == essence(old)
+
+
+def check_delete_preconditions(rtype: ResourceType, stored: "StoredObject", options: dict[str, Any]) -> None:
+    """DeleteOptions preconditions (uid, resourceVersion): a mismatch is 409, worded as upstream."""
+    preconditions = options.get("preconditions") or {}
+    if not isinstance(preconditions, dict):
+        raise bad_request("preconditions must be an object")
+    uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
+    name = stored.name
+    if uid and uid != stored.uid:
+        raise conflict(rtype.resource, name, rtype.group,
+                       f"Precondition failed: UID in precondition: {uid}, UID in object meta: {stored.uid}")
+    if rv and rv != str(stored.revision):
+        raise conflict(rtype.resource, name, rtype.group,
+                       f"Precondition failed: ResourceVersion in precondition: {rv}, "
+                       f"ResourceVersion in object meta: {stored.revision}")

@@ -162,7 +162,7 @@ class Registry:
             meta["managedFields"] = managed(old, new)
         else:
             self._record_manager(ctx, old, new)
-        if payload_unchanged and _same_object(new, old):
+        if payload_unchanged and objmeta.same_object(new, old):
             return Prepared(self, namespace, old, stored.revision, None, unchanged=True)
         if not payload_unchanged or new.get("spec") != old.get("spec"):
             meta["generation"] = old_meta["generation"] + 1
@@ -238,7 +238,7 @@ class Registry:
         rtype = self.type
         self.authorize_write(ctx, "delete", namespace, name)
         stored = self._current(namespace, name)
-        _check_delete_preconditions(rtype, stored, options or {})
+        objmeta.check_delete_preconditions(rtype, stored, options or {})
         body = stored.body
         if not ctx.dry_run:
             try:
@@ -273,7 +273,7 @@ class Registry:
         rtype = self.type
         self.authorize_write(ctx, "delete", namespace, name)
         stored = self._current(namespace, name)
-        _check_delete_preconditions(rtype, stored, options or {})
+        objmeta.check_delete_preconditions(rtype, stored, options or {})
         return Prepared(self, namespace, stored.body, stored.revision, None, old_body=stored.body,
                         precondition=str(stored.revision), deleting=True)
 
@@ -378,28 +378,3 @@ class Prepared:
         if self.old_revision is not None:
             self.obj["metadata"]["resourceVersion"] = str(self.old_revision)
         return self.obj
-
-
-def _same_object(new: dict[str, Any], old: dict[str, Any]) -> bool:
-    """Equal apart from what the server sets; manager timestamps alone are not a change."""
-    def essence(obj: dict[str, Any]) -> tuple:
-        meta = {k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "managedFields")}
-        managers = [{k: v for k, v in entry.items() if k != "time"}
-                    for entry in obj["metadata"].get("managedFields") or []]
-        return meta, managers, obj.get("spec"), obj.get("status")
-    return essence(new) == essence(old)
-
-
-def _check_delete_preconditions(rtype, stored, options: dict[str, Any]) -> None:
-    preconditions = options.get("preconditions") or {}
-    if not isinstance(preconditions, dict):
-        raise bad_request("preconditions must be an object")
-    uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
-    name = stored.name
-    if uid and uid != stored.uid:
-        raise conflict(rtype.resource, name, rtype.group,
-                       f"Precondition failed: UID in precondition: {uid}, UID in object meta: {stored.uid}")
-    if rv and rv != str(stored.revision):
-        raise conflict(rtype.resource, name, rtype.group,
-                       f"Precondition failed: ResourceVersion in precondition: {rv}, "
-                       f"ResourceVersion in object meta: {stored.revision}")
