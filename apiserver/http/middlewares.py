@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -88,8 +89,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         error = ApiError(exc.status, exc.reason.replace(" ", ""), exc.reason)
         return _finish(request, surfaces.render(request, error))
     except Exception as exc:  # a bug of ours: never leak details, always leave a trace to follow
-        log.exception("unhandled %s in %s %s (request %s)", type(exc).__name__, request.method, request.path,
-                      request.get(REQUEST_ID))
+        # Frames only: an exception's message may quote the request's data, and so a secret value.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("unhandled %s in %s %s (request %s)\n%s", type(exc).__name__, request.method, request.path,
+                  request.get(REQUEST_ID), frames)
         return _finish(request, surfaces.render(request, internal("an internal error occurred")))
 
 
