@@ -137,8 +137,10 @@ async def _lifecycle(app: web.Application):
 
 def create_app(settings: Settings) -> web.Application:
     components = build_components(settings)
+    # Consistent reads need a middleware only when replicas share the database; alone it is a no-op.
+    syncing = [consistent_reads] if components.store.shared else []
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[request_id, errors, consistent_reads, authentication])
+                          middlewares=[request_id, errors, *syncing, authentication])
     app[COMPONENTS] = components
     app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..store.errors import IndexKeyTaken, ObjectExists, RevisionMismatch
+from ..store.model import StoredObject
 from ..store.store import Store
 from ..store.txn import Txn
 from . import meta as objmeta
@@ -44,8 +45,12 @@ class Registry:
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, ctx: RequestContext, namespace: str, name: str) -> dict[str, Any]:
+        return self.get_stored(ctx, namespace, name).body
+
+    def get_stored(self, ctx: RequestContext, namespace: str, name: str) -> StoredObject:
+        """The stored object itself: its `raw` JSON can be sent as it is, with no decode and re-encode."""
         self.authorizer.authorize(ctx.principal, "get", self.type, namespace, name)
-        return self._current(namespace, name).body
+        return self._current(namespace, name)
 
     def _current(self, namespace: str, name: str):
         stored = self.store.get(self.type.resource, namespace, name)
