@@ -104,34 +104,35 @@ class SqliteBackend:
             await db.rollback()
             raise
 
-    async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
+    async def _read(self, query: str, params: tuple) -> list:
+        """One query on the reader connection, executed and fetched in a single call.
+
+        A cursor left open across an await keeps the connection's read transaction, and with it
+        its WAL snapshot, open; concurrent readers then keep each other on an old snapshot and miss
+        commits the cache already shows. Fetching in the same call ends the statement at once.
+        """
         assert self._reader is not None
-        async with self._reader.execute(
-                "SELECT data_key_id, blob FROM payloads WHERE namespace = ? AND name = ? AND version = ?",
-                (namespace, name, version)) as cur:
-            row = await cur.fetchone()
-        return None if row is None else (row[0], bytes(row[1]))
+        return list(await self._reader.execute_fetchall(query, params))
+
+    async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
+        rows = await self._read("SELECT data_key_id, blob FROM payloads WHERE namespace = ? AND name = ? AND version = ?",
+                                (namespace, name, version))
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
 
     async def read_data_key(self, key_id: str) -> DataKeyRow | None:
-        return await self._one_key(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE id = ?", (key_id,))
+        rows = await self._read(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE id = ?", (key_id,))
+        return _key_row(rows[0]) if rows else None
 
     async def read_active_data_key(self, namespace: str) -> DataKeyRow | None:
-        return await self._one_key(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = ? AND active = 1 "
-                                   "ORDER BY created DESC LIMIT 1", (namespace,))
+        rows = await self._read(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = ? AND active = 1 "
+                                "ORDER BY created DESC LIMIT 1", (namespace,))
+        return _key_row(rows[0]) if rows else None
 
     async def read_data_keys(self, namespace: str | None) -> list[DataKeyRow]:
-        assert self._reader is not None
         query, params = f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys", ()
         if namespace is not None:
             query, params = query + " WHERE namespace = ?", (namespace,)
-        async with self._reader.execute(query + " ORDER BY created", params) as cur:
-            return [_key_row(r) for r in await cur.fetchall()]
-
-    async def _one_key(self, query: str, params: tuple) -> DataKeyRow | None:
-        assert self._reader is not None
-        async with self._reader.execute(query, params) as cur:
-            row = await cur.fetchone()
-        return None if row is None else _key_row(row)
+        return [_key_row(r) for r in await self._read(query + " ORDER BY created", params)]
 
     async def setting(self, key: str, default: Callable[[], str]) -> str:
         """A persistent server setting, created from `default()` the first time it is asked for."""
