@@ -81,7 +81,9 @@ def load_keks(settings: Settings) -> KekRing:
 
 
 def build_components(settings: Settings) -> Components:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the database, key file, admin token and audit log live here. An existing directory
+    # keeps the mode its operator gave it.
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store(_backend(settings), event_window=settings.event_window)
     envelope = Envelope(load_keks(settings), StoreDataKeys(store), rotation_period=settings.dek_rotation_seconds)
     store.on_data_key_change = envelope.forget_active  # another replica rotated a namespace's DEK

@@ -60,6 +60,8 @@ def test_kek_file_is_created_with_mode_0600(server):
     kek = server.data_dir / "kek"
     assert kek.is_file()
     assert stat.S_IMODE(kek.stat().st_mode) == 0o600
+    # The directory the server created holds the database, the admin token and the audit log too.
+    assert stat.S_IMODE(server.data_dir.stat().st_mode) == 0o700
 
 
 def test_no_plaintext_in_any_file_after_a_clean_stop(server):
