@@ -26,6 +26,7 @@ from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismat
 from .model import ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .pg_schema import migrate
 from .shared import Change
+from .tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,7 @@ class PostgresBackend:
 
     async def close(self) -> None:
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await stop_task(self._listener)
             self._listener = None
         if self._pool is not None:
             try:

@@ -25,6 +25,7 @@ from .cache import ObjectCache, Watcher
 from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StoreError, StoreUnavailable
 from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .shared import Change, SharedBackend
+from .tasks import stop_task
 from .txn import Txn
 
 log = logging.getLogger(__name__)
@@ -111,9 +112,7 @@ class Store:
 
     async def close(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         self._tasks.clear()
         for _, future in self._queue:
             if not future.done():
