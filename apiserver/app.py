@@ -14,12 +14,11 @@ from .crypto.envelope import Envelope
 from .crypto.errors import KekConfigError
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
 from .http import decrypt as decrypt_routes
-from .http import native
-from .http import token_routes
+from .http import native, token_routes
 from .http.auth import TokenAuthenticator
 from .http.consistency import STORE_SYNC, consistent_reads
-from .http.ratelimit import FailureLimiter
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
+from .http.ratelimit import FailureLimiter
 from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
 from .machinery.errors import ApiError
@@ -28,8 +27,8 @@ from .resources.keeper import KeeperStrategy
 from .resources.namespace import DEFAULT_NAMESPACE, NamespaceStrategy
 from .resources.securevalue import SecureValueStrategy
 from .services.audit import AuditLog
-from .services.cloudflare_secrets import CloudflareServices
 from .services.authz import Authorizer
+from .services.cloudflare_secrets import CloudflareServices
 from .services.decrypt import DecryptService
 from .services.facade_values import FacadeValues
 from .services.keepers import KeeperService
@@ -73,8 +72,10 @@ SYSTEM = Principal(subject=ADMIN_SUBJECT, token_id="system")
 def load_keks(settings: Settings) -> KekRing:
     if settings.database_url is not None and settings.kek is None and settings.kek_file is None:
         # Replicas must share one KEK: one invented per replica would seal DEKs the others cannot open.
-        raise KekConfigError("with --database-url every replica needs the same key-encryption key: give the "
-                             "shared key file with --kek-file (or APISERVER_KEK_FILE), or the key in APISERVER_KEK")
+        raise KekConfigError(
+            "with --database-url every replica needs the same key-encryption key: give the "
+            "shared key file with --kek-file (or APISERVER_KEK_FILE), or the key in APISERVER_KEK"
+        )
     if settings.kek is not None:
         return parse_kek_env(settings.kek.get_secret_value())
     return load_kek_file(settings.kek_path, create=settings.kek_file is None)
@@ -87,8 +88,9 @@ def build_components(settings: Settings) -> Components:
     store = Store(_backend(settings), event_window=settings.event_window)
     envelope = Envelope(load_keks(settings), StoreDataKeys(store), rotation_period=settings.dek_rotation_seconds)
     store.on_data_key_change = envelope.forget_active  # another replica rotated a namespace's DEK
-    admin = bootstrap_admin_token(settings.data_dir,
-                                  settings.admin_token.get_secret_value() if settings.admin_token else None)
+    admin = bootstrap_admin_token(
+        settings.data_dir, settings.admin_token.get_secret_value() if settings.admin_token else None
+    )
     tokens = TokenService(admin, store)
     authorizer = Authorizer(tokens)
     auditor = AuditLog(settings.audit_target)
@@ -99,16 +101,33 @@ def build_components(settings: Settings) -> Components:
     keepers = Registry(KeeperStrategy(store), store, authorizer, auditor)
     namespaces = Registry(NamespaceStrategy(store), store, authorizer, auditor)
     components = Components(
-        settings, store, envelope, ContinueTokens(b"", settings.continue_ttl_seconds), namespaces, secure_values,
-        keepers, KeeperService(keepers), payload, tokens, authorizer, auditor,
+        settings,
+        store,
+        envelope,
+        ContinueTokens(b"", settings.continue_ttl_seconds),
+        namespaces,
+        secure_values,
+        keepers,
+        KeeperService(keepers),
+        payload,
+        tokens,
+        authorizer,
+        auditor,
         decrypt=DecryptService(store, payload, tokens, auditor),
         token_admin=TokenAdmin(tokens, authorizer, auditor),
         # InfluxDB has no value limit of its own: the request body limit bounds a value; `null` is stored as "".
-        influxdb_values=FacadeValues.for_surface(store, authorizer, auditor, payload,
-                                                 value_limit=settings.max_body_bytes, allow_empty_value=True),
-        cloudflare=CloudflareServices.build(store, authorizer, auditor, payload,
-                                            max_stores=settings.cloudflare_max_stores,
-                                            quota=settings.cloudflare_secrets_quota))
+        influxdb_values=FacadeValues.for_surface(
+            store, authorizer, auditor, payload, value_limit=settings.max_body_bytes, allow_empty_value=True
+        ),
+        cloudflare=CloudflareServices.build(
+            store,
+            authorizer,
+            auditor,
+            payload,
+            max_stores=settings.cloudflare_max_stores,
+            quota=settings.cloudflare_secrets_quota,
+        ),
+    )
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
     return components
 
@@ -117,6 +136,7 @@ def _backend(settings: Settings):
     if settings.database_url is None:
         return SqliteBackend(settings.database_path)
     from .store.postgres import PostgresBackend  # asyncpg only when PostgreSQL is asked for
+
     return PostgresBackend(settings.database_url.get_secret_value(), event_window=settings.event_window)
 
 
@@ -141,13 +161,15 @@ def create_app(settings: Settings) -> web.Application:
     components = build_components(settings)
     # Consistent reads need a middleware only when replicas share the database; alone it is a no-op.
     syncing = [consistent_reads] if components.store.shared else []
-    app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[request_id, errors, *syncing, authentication])
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[request_id, errors, *syncing, authentication]
+    )
     app[COMPONENTS] = components
     app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync
     app[AUTHENTICATOR] = TokenAuthenticator(
-        components.tokens, FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds))
+        components.tokens, FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)
+    )
     app.cleanup_ctx.append(_lifecycle)
     native.add_routes(app, components)
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)

@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     event_window: int = Field(50_000, gt=0)
     continue_ttl_seconds: float = Field(900.0, gt=0)
     log_level: str = "INFO"
-    access_log: bool = False  # as kube-apiserver: off by default; one INFO line per request costs ~40% of a GET (bench/README.md)
+    access_log: bool = (
+        False  # as kube-apiserver: off by default; one INFO line per request costs ~40% of a GET (bench/README.md)
+    )
     audit_log: str = ""  # JSON-lines audit file; default <data_dir>/audit.log; "-" or "stdout" for stdout
     auth_failure_limit: int = Field(20, ge=1)  # rejected credentials per address per window before 429
     auth_failure_window_seconds: float = Field(10.0, gt=0)
@@ -55,9 +57,14 @@ class Settings(BaseSettings):
         return self.audit_log or str(self.data_dir / "audit.log")
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple:
         return init_settings, env_settings, _ConfigFile(settings_cls, init_settings, env_settings)
 
 

@@ -22,8 +22,17 @@ from .stats import Result
 
 ADMIN_TOKEN = "sas_bench-admin-token-0123456789abcdef"
 SCENARIOS = ("get", "list", "create", "update", "decrypt", "watch")
-TINY = Sizes(small=100, large=1_000, page=50, seconds=1.0, connections=8, watchers=20, watch_writes=3,
-             watch_spacing=0.1, update_values=4)
+TINY = Sizes(
+    small=100,
+    large=1_000,
+    page=50,
+    seconds=1.0,
+    connections=8,
+    watchers=20,
+    watch_writes=3,
+    watch_spacing=0.1,
+    update_values=4,
+)
 
 
 def _ms(value: float) -> str:
@@ -39,19 +48,40 @@ def run(sizes: Sizes, workdir: Path, only: tuple[str, ...]) -> Report:
     report.figures["machine_before"] = machine()
     data_dir = workdir / "data"
     started = time.perf_counter()
-    timings = prefill.run(data_dir, ADMIN_TOKEN, {"bench-small": sizes.small, "bench-large": sizes.large},
-                          empty_namespaces=("bench-create", "bench-update", "bench-watch"))
-    print(f"prefilled {sizes.small + sizes.large:,} values in {time.perf_counter() - started:.1f}s "
-          f"(in-process, through the registry and store)", file=sys.stderr)
+    timings = prefill.run(
+        data_dir,
+        ADMIN_TOKEN,
+        {"bench-small": sizes.small, "bench-large": sizes.large},
+        empty_namespaces=("bench-create", "bench-update", "bench-watch"),
+    )
+    print(
+        f"prefilled {sizes.small + sizes.large:,} values in {time.perf_counter() - started:.1f}s "
+        f"(in-process, through the registry and store)",
+        file=sys.stderr,
+    )
     server = procs.apiserver(data_dir, ADMIN_TOKEN, workdir / "apiserver.log").start()
     try:
         rss = server.rss_mb()
         total = sizes.small + sizes.large
-        report.add(Row(f"start-up, {total:,} values", p50=f"{server.startup_seconds:.2f} s", target="< 5 s",
-                       verdict=verdict(server.startup_seconds < 5)), startup_seconds=server.startup_seconds,
-                   prefill_seconds=timings)
-        report.add(Row(f"RSS after start, {total:,} values", p50=f"{rss:.0f} MiB", target="< 300 MiB",
-                       verdict=verdict(rss < 300)), rss_after_start_mb=rss)
+        report.add(
+            Row(
+                f"start-up, {total:,} values",
+                p50=f"{server.startup_seconds:.2f} s",
+                target="< 5 s",
+                verdict=verdict(server.startup_seconds < 5),
+            ),
+            startup_seconds=server.startup_seconds,
+            prefill_seconds=timings,
+        )
+        report.add(
+            Row(
+                f"RSS after start, {total:,} values",
+                p50=f"{rss:.0f} MiB",
+                target="< 300 MiB",
+                verdict=verdict(rss < 300),
+            ),
+            rss_after_start_mb=rss,
+        )
         bench = Bench(server, ADMIN_TOKEN, workdir, sizes)
         for name in SCENARIOS:
             if name in only:
@@ -71,28 +101,52 @@ def run(sizes: Sizes, workdir: Path, only: tuple[str, ...]) -> Report:
 def _get(bench: Bench, report: Report) -> None:
     result, baseline = scenarios.get_by_name(bench)
     ratio = result.rate / baseline.rate if baseline.rate else 0.0
-    report.add(Row(f"GET by name ({bench.sizes.connections} conn, auth)", _rate(result), _ms(result.p50_ms),
-                   _ms(result.p99_ms), f"bare aiohttp {_rate(baseline)}/s", f"{ratio:.2f}x", ">= 0.5x",
-                   verdict(ratio >= 0.5 and not result.errors), _cpu_note(result, baseline)),
-               get=vars(result), get_baseline=vars(baseline), get_ratio=ratio)
+    report.add(
+        Row(
+            f"GET by name ({bench.sizes.connections} conn, auth)",
+            _rate(result),
+            _ms(result.p50_ms),
+            _ms(result.p99_ms),
+            f"bare aiohttp {_rate(baseline)}/s",
+            f"{ratio:.2f}x",
+            ">= 0.5x",
+            verdict(ratio >= 0.5 and not result.errors),
+            _cpu_note(result, baseline),
+        ),
+        get=vars(result),
+        get_baseline=vars(baseline),
+        get_ratio=ratio,
+    )
 
 
 def _get_with_access_log(bench: Bench, data_dir: Path, report: Report) -> None:
     result = scenarios.get_with_access_log(bench, data_dir)
     baseline = Result(**report.figures["get_baseline"])
     ratio = result.rate / baseline.rate if baseline.rate else 0.0
-    report.add(Row("GET by name, --access-log", _rate(result), _ms(result.p50_ms), _ms(result.p99_ms),
-                   f"bare aiohttp {_rate(baseline)}/s", f"{ratio:.2f}x", ">= 0.5x",
-                   verdict(ratio >= 0.5 and not result.errors), _cpu_note(result, baseline)),
-               get_access_log=vars(result), get_access_log_ratio=ratio)
+    report.add(
+        Row(
+            "GET by name, --access-log",
+            _rate(result),
+            _ms(result.p50_ms),
+            _ms(result.p99_ms),
+            f"bare aiohttp {_rate(baseline)}/s",
+            f"{ratio:.2f}x",
+            ">= 0.5x",
+            verdict(ratio >= 0.5 and not result.errors),
+            _cpu_note(result, baseline),
+        ),
+        get_access_log=vars(result),
+        get_access_log_ratio=ratio,
+    )
 
 
 def _cpu_note(result: Result, baseline: Result) -> str:
     ours, bare = result.extra.get("cpu_us_per_request"), baseline.extra.get("cpu_us_per_request")
     if not ours or not bare:
         return _errors(result)
-    return (f"server CPU {ours:.0f} us/request vs bare aiohttp {bare:.0f} us/request (ratio {bare / ours:.2f}x)"
-            + (f"; {_errors(result)}" if result.errors else ""))
+    return f"server CPU {ours:.0f} us/request vs bare aiohttp {bare:.0f} us/request (ratio {bare / ours:.2f}x)" + (
+        f"; {_errors(result)}" if result.errors else ""
+    )
 
 
 def _list(bench: Bench, report: Report) -> None:
@@ -100,34 +154,70 @@ def _list(bench: Bench, report: Report) -> None:
     large = scenarios.list_page(bench, bench.large_ns)
     ratio = large.p99_ms / small.p99_ms if small.p99_ms else 0.0
     page = bench.sizes.page
-    report.add(Row(f"LIST page {page}, {bench.sizes.small:,} values", _rate(small), _ms(small.p50_ms),
-                   _ms(small.p99_ms), note=_errors(small)), list_small=vars(small))
-    report.add(Row(f"LIST page {page}, {bench.sizes.large:,} values", _rate(large), _ms(large.p50_ms),
-                   _ms(large.p99_ms), f"p99 at {bench.sizes.small:,}", f"{ratio:.2f}x", "p99 < 50, <= 1.3x",
-                   verdict(large.p99_ms < 50 and ratio <= 1.3 and not large.errors), _errors(large)),
-               list_large=vars(large), list_p99_ratio=ratio)
+    report.add(
+        Row(
+            f"LIST page {page}, {bench.sizes.small:,} values",
+            _rate(small),
+            _ms(small.p50_ms),
+            _ms(small.p99_ms),
+            note=_errors(small),
+        ),
+        list_small=vars(small),
+    )
+    report.add(
+        Row(
+            f"LIST page {page}, {bench.sizes.large:,} values",
+            _rate(large),
+            _ms(large.p50_ms),
+            _ms(large.p99_ms),
+            f"p99 at {bench.sizes.small:,}",
+            f"{ratio:.2f}x",
+            "p99 < 50, <= 1.3x",
+            verdict(large.p99_ms < 50 and ratio <= 1.3 and not large.errors),
+            _errors(large),
+        ),
+        list_large=vars(large),
+        list_p99_ratio=ratio,
+    )
 
 
 def _create(bench: Bench, report: Report) -> None:
     result, baseline = scenarios.create(bench, "bench-create")
     ratio = result.rate / baseline.rate if baseline.rate else 0.0
-    report.add(Row(f"CREATE durable ({bench.sizes.connections} conn)", _rate(result), _ms(result.p50_ms),
-                   _ms(result.p99_ms), f"raw SQLite {_rate(baseline)}/s", f"{ratio:.2f}x", ">= 1.0x",
-                   verdict(ratio >= 1.0 and not result.errors),
-                   f"server CPU {result.extra['cpu_us_per_request']:.0f} us/request; raw SQLite "
-                   f"{baseline.seconds / max(baseline.requests, 1) * 1e6:.0f} us/commit (wall)"
-                   + (f"; {_errors(result)}" if result.errors else "")),
-               create=vars(result), create_baseline=vars(baseline), create_ratio=ratio)
+    report.add(
+        Row(
+            f"CREATE durable ({bench.sizes.connections} conn)",
+            _rate(result),
+            _ms(result.p50_ms),
+            _ms(result.p99_ms),
+            f"raw SQLite {_rate(baseline)}/s",
+            f"{ratio:.2f}x",
+            ">= 1.0x",
+            verdict(ratio >= 1.0 and not result.errors),
+            f"server CPU {result.extra['cpu_us_per_request']:.0f} us/request; raw SQLite "
+            f"{baseline.seconds / max(baseline.requests, 1) * 1e6:.0f} us/commit (wall)"
+            + (f"; {_errors(result)}" if result.errors else ""),
+        ),
+        create=vars(result),
+        create_baseline=vars(baseline),
+        create_ratio=ratio,
+    )
 
 
 def _update(bench: Bench, report: Report) -> None:
     result = scenarios.update_contended(bench, "bench-update")
     updated = result.extra["updated"] / result.seconds if result.seconds else 0.0
-    report.add(Row(f"UPDATE rv precondition ({bench.sizes.connections} conn, {bench.sizes.update_values} values)",
-                   _rate(result), _ms(result.p50_ms), _ms(result.p99_ms),
-                   note=f"{updated:,.0f} successful updates/s; {result.extra.get('conflicts', 0):,} conflicts (409) "
-                        f"and {result.extra.get('gets', 0):,} re-reads among {result.requests:,} requests"),
-               update=vars(result))
+    report.add(
+        Row(
+            f"UPDATE rv precondition ({bench.sizes.connections} conn, {bench.sizes.update_values} values)",
+            _rate(result),
+            _ms(result.p50_ms),
+            _ms(result.p99_ms),
+            note=f"{updated:,.0f} successful updates/s; {result.extra.get('conflicts', 0):,} conflicts (409) "
+            f"and {result.extra.get('gets', 0):,} re-reads among {result.requests:,} requests",
+        ),
+        update=vars(result),
+    )
 
 
 def _decrypt(bench: Bench, report: Report) -> None:
@@ -135,18 +225,34 @@ def _decrypt(bench: Bench, report: Report) -> None:
     if isinstance(result, str):
         report.add(Row("DECRYPT by service token", note=result), decrypt=result)
         return
-    report.add(Row(f"DECRYPT by service token ({bench.sizes.connections} conn)", _rate(result), _ms(result.p50_ms),
-                   _ms(result.p99_ms), note=_errors(result)), decrypt=vars(result))
+    report.add(
+        Row(
+            f"DECRYPT by service token ({bench.sizes.connections} conn)",
+            _rate(result),
+            _ms(result.p50_ms),
+            _ms(result.p99_ms),
+            note=_errors(result),
+        ),
+        decrypt=vars(result),
+    )
 
 
 def _watch(bench: Bench, report: Report) -> None:
     result = scenarios.watch_fanout(bench, "bench-watch")
-    report.add(Row(f"WATCH fan-out to {bench.sizes.watchers:,} (write -> last watcher)", "", _ms(result.p50_ms),
-                   _ms(result.p99_ms), target="p99 <= 200", verdict=verdict(result.p99_ms <= 200 and not result.errors),
-                   note=f"{result.requests} writes; median watcher p50 {result.extra['median_watcher_p50_ms']:.1f} ms; "
-                        f"write acknowledged p50 {result.extra['write_ack_p50_ms']:.1f} ms; "
-                        f"{result.errors} events missing"),
-               watch=vars(result))
+    report.add(
+        Row(
+            f"WATCH fan-out to {bench.sizes.watchers:,} (write -> last watcher)",
+            "",
+            _ms(result.p50_ms),
+            _ms(result.p99_ms),
+            target="p99 <= 200",
+            verdict=verdict(result.p99_ms <= 200 and not result.errors),
+            note=f"{result.requests} writes; median watcher p50 {result.extra['median_watcher_p50_ms']:.1f} ms; "
+            f"write acknowledged p50 {result.extra['write_ack_p50_ms']:.1f} ms; "
+            f"{result.errors} events missing",
+        ),
+        watch=vars(result),
+    )
 
 
 def _errors(result: Result) -> str:
@@ -154,8 +260,9 @@ def _errors(result: Result) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tiny", action="store_true", help="tiny sizes (a smoke run, seconds long)")
     parser.add_argument("--seconds", type=float, help="duration of each load run")
     parser.add_argument("--large", type=int, help="values in the large namespace (default 100000)")
@@ -190,8 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     print(report.render())
     m = report.figures["machine_before"]
-    print(f"\nmachine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
-          f"load average {m['loadavg']} before, {report.figures['machine_after']['loadavg']} after")
+    print(
+        f"\nmachine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
+        f"load average {m['loadavg']} before, {report.figures['machine_after']['loadavg']} after"
+    )
     if args.json:
         args.json.write_text(json.dumps({"sizes": vars(sizes), **report.figures}, indent=2, default=str))
     return 0

@@ -35,8 +35,10 @@ def run(path: Path, body: bytes, blob_size: int, *, seconds: float, max_rows: in
             name = f"raw-{revision:07d}"
             t0 = time.perf_counter()
             db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
-                       ("securevalues", "bench-raw", name, revision, name, body))
+            db.execute(
+                "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
+                ("securevalues", "bench-raw", name, revision, name, body),
+            )
             db.execute("INSERT INTO payloads VALUES (?, ?, ?, ?, ?)", ("bench-raw", name, 1, "dek-raw", blob))
             db.execute("UPDATE settings SET value = ? WHERE key = 'revision'", (str(revision),))
             db.execute("COMMIT")
@@ -45,5 +47,9 @@ def run(path: Path, body: bytes, blob_size: int, *, seconds: float, max_rows: in
     finally:
         db.close()
     latencies.sort()
-    return Result(requests=revision, seconds=elapsed, p50_ms=percentile(latencies, 50) * 1000,
-                  p99_ms=percentile(latencies, 99) * 1000)
+    return Result(
+        requests=revision,
+        seconds=elapsed,
+        p50_ms=percentile(latencies, 50) * 1000,
+        p99_ms=percentile(latencies, 99) * 1000,
+    )

@@ -21,8 +21,14 @@ from apiserver.machinery.context import RequestContext
 from .workload import secure_value
 
 
-async def prefill(data_dir: Path, admin_token: str, namespaces: dict[str, int], *, chunk: int = 500,
-                  empty_namespaces: tuple[str, ...] = ()) -> dict[str, float]:
+async def prefill(
+    data_dir: Path,
+    admin_token: str,
+    namespaces: dict[str, int],
+    *,
+    chunk: int = 500,
+    empty_namespaces: tuple[str, ...] = (),
+) -> dict[str, float]:
     """Create each namespace with `count` values named v-000000...; returns seconds per namespace."""
     components = build_components(Settings(data_dir=data_dir, admin_token=admin_token))
     store = components.store
@@ -37,8 +43,10 @@ async def prefill(data_dir: Path, admin_token: str, namespaces: dict[str, int], 
         for namespace, count in namespaces.items():
             started = time.perf_counter()
             for first in range(0, count, chunk):
-                prepared = [await registry.prepare_create(ctx, namespace, secure_value(i))
-                            for i in range(first, min(first + chunk, count))]
+                prepared = [
+                    await registry.prepare_create(ctx, namespace, secure_value(i))
+                    for i in range(first, min(first + chunk, count))
+                ]
                 await registry.commit(ctx, prepared)
             timings[namespace] = time.perf_counter() - started
     finally:

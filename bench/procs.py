@@ -39,11 +39,17 @@ class Process:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> "Process":
+    def start(self, timeout: float = 120.0) -> Process:
         log = open(self.log_path, "ab")
         started = time.perf_counter()
-        self.popen = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                      preexec_fn=_raise_fd_limit, cwd=REPO)
+        self.popen = subprocess.Popen(
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_raise_fd_limit,
+            cwd=REPO,
+        )
         deadline = started + timeout
         while time.perf_counter() < deadline:
             if self.popen.poll() is not None:
@@ -92,12 +98,26 @@ def _ready(port: int) -> bool:
 
 def apiserver(data_dir: Path, admin_token: str, log_path: Path, *extra_args: str) -> Process:
     port = free_port()
-    args = [sys.executable, "-m", "apiserver", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--data-dir", str(data_dir), "--admin-token", admin_token, *extra_args]
+    args = [
+        sys.executable,
+        "-m",
+        "apiserver",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--admin-token",
+        admin_token,
+        *extra_args,
+    ]
     return Process(args, port, log_path)
 
 
 def bare_aiohttp(body_file: Path, log_path: Path) -> Process:
     port = free_port()
-    return Process([sys.executable, "-m", "bench.baseline_http", "--port", str(port), "--body", str(body_file)],
-                   port, log_path)
+    return Process(
+        [sys.executable, "-m", "bench.baseline_http", "--port", str(port), "--body", str(body_file)], port, log_path
+    )

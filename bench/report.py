@@ -31,10 +31,14 @@ class Report:
 
     def render(self) -> str:
         headers = ("scenario", "req/s", "p50 ms", "p99 ms", "baseline", "ratio", "target", "ok")
-        table = [headers] + [(r.scenario, r.rate, r.p50, r.p99, r.baseline, r.ratio, r.target, r.verdict)
-                             for r in self.rows]
+        table = [headers] + [
+            (r.scenario, r.rate, r.p50, r.p99, r.baseline, r.ratio, r.target, r.verdict) for r in self.rows
+        ]
         widths = [max(len(str(line[i])) for line in table) for i in range(len(headers))]
-        lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+        lines = [
+            "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip()
+            for line in table
+        ]
         lines.insert(1, "  ".join("-" * width for width in widths))
         notes = [f"- {r.scenario}: {r.note}" for r in self.rows if r.note]
         return "\n".join(lines + ([""] + notes if notes else []))
@@ -47,6 +51,10 @@ def verdict(ok: bool) -> str:
 def machine() -> dict[str, object]:
     """Where the figures were taken: cores, memory, Python, and the load at the time."""
     memory_kb = next((int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal:")), 0)
-    return {"cores": os.cpu_count(), "memory_gb": round(memory_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "loadavg": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }

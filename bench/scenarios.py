@@ -65,8 +65,16 @@ def get_by_name(bench: Bench) -> tuple[Result, Result]:
     connections = bench.sizes.connections
     try:
         before = measured(bare, lambda: wrk.run(bare.url + path, "get", connections=connections, seconds=half))
-        result = measured(bench.server, lambda: wrk.run(bench.server.url + path, "get", connections=connections,
-                                                        seconds=bench.sizes.seconds, headers=bench.auth()))
+        result = measured(
+            bench.server,
+            lambda: wrk.run(
+                bench.server.url + path,
+                "get",
+                connections=connections,
+                seconds=bench.sizes.seconds,
+                headers=bench.auth(),
+            ),
+        )
         after = measured(bare, lambda: wrk.run(bare.url + path, "get", connections=connections, seconds=half))
     finally:
         bare.stop()
@@ -77,12 +85,19 @@ def get_by_name(bench: Bench) -> tuple[Result, Result]:
 
 def get_with_access_log(bench: Bench, data_dir: Path) -> Result:
     """GET by name again on a server started with --access-log (the same data): what the access log costs."""
-    server = procs.apiserver(data_dir, bench.token, bench.workdir / "apiserver-access-log.log",
-                             "--access-log").start()
+    server = procs.apiserver(data_dir, bench.token, bench.workdir / "apiserver-access-log.log", "--access-log").start()
     try:
         path = item_path(bench.small_ns, "v-000001")
-        return measured(server, lambda: wrk.run(server.url + path, "get", connections=bench.sizes.connections,
-                                                seconds=bench.sizes.seconds, headers=bench.auth()))
+        return measured(
+            server,
+            lambda: wrk.run(
+                server.url + path,
+                "get",
+                connections=bench.sizes.connections,
+                seconds=bench.sizes.seconds,
+                headers=bench.auth(),
+            ),
+        )
     finally:
         server.stop()
 
@@ -110,18 +125,31 @@ def create(bench: Bench, namespace: str) -> tuple[Result, Result]:
     template = secure_value(0, name="NAME")
     text = json.dumps(template, separators=(",", ":"))
     prefix, suffix = text.split("NAME")
-    status, sample = bench.client.request("POST", collection_path(namespace),
-                                          json.dumps(secure_value(1, name="c-sample")).encode())
+    status, sample = bench.client.request(
+        "POST", collection_path(namespace), json.dumps(secure_value(1, name="c-sample")).encode()
+    )
     if status != 201:
         raise RuntimeError(f"create: {status} {sample[:300]!r}")
     half = max(1.0, bench.sizes.seconds / 2)
     raw_db, blob_size = bench.workdir / "raw" / "raw.db", len(template["spec"]["value"]) + 28
     before = baseline_sqlite.run(raw_db, sample, blob_size, seconds=half)
-    constants = {"NAMESPACE_PATH": collection_path(namespace), "BODY_PREFIX": prefix, "BODY_SUFFIX": suffix,
-                 "RUN_ID": str(int(time.time()) % 100000)}
-    result = measured(bench.server, lambda: wrk.run(
-        bench.server.url + collection_path(namespace), "create", connections=bench.sizes.connections,
-        seconds=bench.sizes.seconds, headers=bench.auth(), constants=constants))
+    constants = {
+        "NAMESPACE_PATH": collection_path(namespace),
+        "BODY_PREFIX": prefix,
+        "BODY_SUFFIX": suffix,
+        "RUN_ID": str(int(time.time()) % 100000),
+    }
+    result = measured(
+        bench.server,
+        lambda: wrk.run(
+            bench.server.url + collection_path(namespace),
+            "create",
+            connections=bench.sizes.connections,
+            seconds=bench.sizes.seconds,
+            headers=bench.auth(),
+            constants=constants,
+        ),
+    )
     after = baseline_sqlite.run(raw_db, sample, blob_size, seconds=half)
     return result, combine(before, after)
 
@@ -133,19 +161,42 @@ def update_contended(bench: Bench, namespace: str) -> Result:
     for index in range(bench.sizes.update_values):
         created = client.json("POST", collection_path(namespace), secure_value(index, name=f"u-{index:02d}"))
         versions[created["metadata"]["name"]] = created["metadata"]["resourceVersion"]
-    result = wrk.run(bench.server.url + collection_path(namespace), "update", connections=bench.sizes.connections,
-                     seconds=bench.sizes.seconds, headers=bench.auth(),
-                     constants={"NAMESPACE_PATH": collection_path(namespace), "NAMES": versions,
-                                "DESCRIPTION_PREFIX": "upd "})
+    result = wrk.run(
+        bench.server.url + collection_path(namespace),
+        "update",
+        connections=bench.sizes.connections,
+        seconds=bench.sizes.seconds,
+        headers=bench.auth(),
+        constants={"NAMESPACE_PATH": collection_path(namespace), "NAMES": versions, "DESCRIPTION_PREFIX": "upd "},
+    )
     result.extra["updated"] = result.extra.get("ok", 0) - result.extra.get("gets", 0)
     return result
 
 
 def service_token(bench: Bench, namespace: str) -> str | None:
     """A viewer token with the decrypt permission, from the CLI; None when the command is missing."""
-    completed = subprocess.run([sys.executable, "-m", "apiserver", "token", "create", "--server", bench.server.url,
-                                "--token", bench.token, "--namespace", namespace, "--role", "viewer",
-                                "--service-identity", DECRYPTER], capture_output=True, text=True, cwd=REPO)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apiserver",
+            "token",
+            "create",
+            "--server",
+            bench.server.url,
+            "--token",
+            bench.token,
+            "--namespace",
+            namespace,
+            "--role",
+            "viewer",
+            "--service-identity",
+            DECRYPTER,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     token = completed.stdout.strip()
     return token if completed.returncode == 0 and token and "\n" not in token else None
 
@@ -161,19 +212,40 @@ def decrypt(bench: Bench) -> Result | str:
         return "skipped: the decrypt route is not there yet"
     if status != 200:
         return f"skipped: decrypt answered {status} {body[:200]!r}"
-    return wrk.run(bench.server.url + path, "post", connections=bench.sizes.connections,
-                   seconds=bench.sizes.seconds, headers=bench.auth(token), constants={"BODY": ""})
+    return wrk.run(
+        bench.server.url + path,
+        "post",
+        connections=bench.sizes.connections,
+        seconds=bench.sizes.seconds,
+        headers=bench.auth(token),
+        constants={"BODY": ""},
+    )
 
 
 def watch_fanout(bench: Bench, namespace: str) -> Result:
     """N watchers in another process; per write, the time until the last watcher has the event."""
     client = bench.client
     client.json("POST", collection_path(namespace), secure_value(0, name="w-0"))
-    watchers = subprocess.Popen([sys.executable, "-m", "bench.watch_fanout", "--port", str(bench.server.port),
-                                 "--token", bench.token, "--namespace", namespace,
-                                 "--watchers", str(bench.sizes.watchers)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
-                                preexec_fn=procs._raise_fd_limit)
+    watchers = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.watch_fanout",
+            "--port",
+            str(bench.server.port),
+            "--token",
+            bench.token,
+            "--namespace",
+            namespace,
+            "--watchers",
+            str(bench.sizes.watchers),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        preexec_fn=procs._raise_fd_limit,
+    )
     try:
         assert watchers.stdout is not None and watchers.stdin is not None
         line = watchers.stdout.readline()
@@ -210,7 +282,15 @@ def watch_fanout(bench: Bench, namespace: str) -> Result:
     to_last.sort()
     to_median.sort()
     acked.sort()
-    return Result(requests=len(to_last), seconds=0.0, p50_ms=percentile(to_last, 50) * 1000,
-                  p99_ms=percentile(to_last, 99) * 1000, errors=missing,
-                  extra={"median_watcher_p50_ms": percentile(to_median, 50) * 1000,
-                         "write_ack_p50_ms": percentile(acked, 50) * 1000, "watchers": bench.sizes.watchers})
+    return Result(
+        requests=len(to_last),
+        seconds=0.0,
+        p50_ms=percentile(to_last, 50) * 1000,
+        p99_ms=percentile(to_last, 99) * 1000,
+        errors=missing,
+        extra={
+            "median_watcher_p50_ms": percentile(to_median, 50) * 1000,
+            "write_ack_p50_ms": percentile(acked, 50) * 1000,
+            "watchers": bench.sizes.watchers,
+        },
+    )

@@ -25,14 +25,27 @@ def combine(first: Result, second: Result) -> Result:
     """Two runs of one baseline (before and after the measured run) as one: totals add up,
     latencies are averaged. Bracketing the measured run this way evens out drift in a shared
     machine's load."""
-    return Result(requests=first.requests + second.requests, seconds=first.seconds + second.seconds,
-                  p50_ms=(first.p50_ms + second.p50_ms) / 2, p99_ms=(first.p99_ms + second.p99_ms) / 2,
-                  errors=first.errors + second.errors,
-                  extra={"rates": [round(first.rate, 1), round(second.rate, 1)],
-                         **({"cpu_us_per_request": (first.extra["cpu_us_per_request"] * first.requests
-                                                    + second.extra["cpu_us_per_request"] * second.requests)
-                             / max(first.requests + second.requests, 1)}
-                            if "cpu_us_per_request" in first.extra and "cpu_us_per_request" in second.extra else {})})
+    return Result(
+        requests=first.requests + second.requests,
+        seconds=first.seconds + second.seconds,
+        p50_ms=(first.p50_ms + second.p50_ms) / 2,
+        p99_ms=(first.p99_ms + second.p99_ms) / 2,
+        errors=first.errors + second.errors,
+        extra={
+            "rates": [round(first.rate, 1), round(second.rate, 1)],
+            **(
+                {
+                    "cpu_us_per_request": (
+                        first.extra["cpu_us_per_request"] * first.requests
+                        + second.extra["cpu_us_per_request"] * second.requests
+                    )
+                    / max(first.requests + second.requests, 1)
+                }
+                if "cpu_us_per_request" in first.extra and "cpu_us_per_request" in second.extra
+                else {}
+            ),
+        },
+    )
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

@@ -46,9 +46,11 @@ class WatchStream(asyncio.Protocol):
 
 async def main(port: int, token: str, namespace: str, watchers: int) -> None:
     loop = asyncio.get_running_loop()
-    request = (f"GET /apis/secret.grafana.app/v1beta1/namespaces/{namespace}/securevalues?watch=1"
-               f"&timeoutSeconds=600 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-               f"Accept: application/json\r\n\r\n").encode()
+    request = (
+        f"GET /apis/secret.grafana.app/v1beta1/namespaces/{namespace}/securevalues?watch=1"
+        f"&timeoutSeconds=600 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Accept: application/json\r\n\r\n"
+    ).encode()
     seen: dict[bytes, list[float]] = {}
     ready = asyncio.Event()
     total = [0, watchers]
@@ -58,7 +60,8 @@ async def main(port: int, token: str, namespace: str, watchers: int) -> None:
     async def connect() -> None:
         async with gate:
             transport, _ = await loop.create_connection(
-                lambda: WatchStream(request, seen, ready, total), "127.0.0.1", port)
+                lambda: WatchStream(request, seen, ready, total), "127.0.0.1", port
+            )
             transports.append(transport)
 
     await asyncio.gather(*(connect() for _ in range(watchers)))

@@ -21,9 +21,12 @@ def value_text(index: int) -> str:
 
 def secure_value(index: int, name: str | None = None) -> dict[str, Any]:
     return {
-        "apiVersion": "secret.grafana.app/v1beta1", "kind": "SecureValue",
-        "metadata": {"name": name or value_name(index),
-                     "labels": {"app": "bench", "tier": "gold" if index % 2 == 0 else "silver"}},
+        "apiVersion": "secret.grafana.app/v1beta1",
+        "kind": "SecureValue",
+        "metadata": {
+            "name": name or value_name(index),
+            "labels": {"app": "bench", "tier": "gold" if index % 2 == 0 else "silver"},
+        },
         "spec": {"description": f"bench value {index}", "value": value_text(index), "decrypters": [DECRYPTER]},
     }
 

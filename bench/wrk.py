@@ -42,8 +42,16 @@ def lua_literal(value: object) -> str:
     raise TypeError(f"no Lua literal for {type(value).__name__}")
 
 
-def run(url: str, scenario: str, *, connections: int, seconds: float, threads: int = 2,
-        headers: dict[str, str] | None = None, constants: dict[str, object] | None = None) -> Result:
+def run(
+    url: str,
+    scenario: str,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+    headers: dict[str, str] | None = None,
+    constants: dict[str, object] | None = None,
+) -> Result:
     """Run `lua/<scenario>.lua` against `url`; the result counts every completed request."""
     wrk = ensure_wrk()
     prelude = "".join(f"{name} = {lua_literal(value)}\n" for name, value in (constants or {}).items())
@@ -51,20 +59,38 @@ def run(url: str, scenario: str, *, connections: int, seconds: float, threads: i
     script = prelude + "".join((LUA_DIR / part).read_text() for part in parts)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as out:
         out.write(script)
-    args = [wrk, "-t", str(min(threads, connections)), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-            "--timeout", "10s", "-s", out.name]
+    args = [
+        wrk,
+        "-t",
+        str(min(threads, connections)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        out.name,
+    ]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}: {value}"]
     try:
         completed = subprocess.run(args + [url], capture_output=True, text=True, timeout=seconds + 60)
     finally:
         Path(out.name).unlink(missing_ok=True)
-    line = next((l for l in completed.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    line = next((row for row in completed.stdout.splitlines() if row.startswith("BENCH_JSON ")), None)
     if line is None:
-        raise RuntimeError(f"wrk gave no summary (exit {completed.returncode}): "
-                           f"{completed.stderr.strip()[-500:]} {completed.stdout.strip()[-500:]}")
+        raise RuntimeError(
+            f"wrk gave no summary (exit {completed.returncode}): "
+            f"{completed.stderr.strip()[-500:]} {completed.stdout.strip()[-500:]}"
+        )
     data = json.loads(line.removeprefix("BENCH_JSON "))
     errors = data["connect"] + data["read"] + data["write"] + data["status"] + data["timeout"]
-    return Result(requests=data["requests"], seconds=data["duration_us"] / 1e6, p50_ms=data["p50_us"] / 1000,
-                  p99_ms=data["p99_us"] / 1000, errors=errors,
-                  extra={**data["extra"], "status_errors": data["status"], "bytes": data["bytes"]})
+    return Result(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        errors=errors,
+        extra={**data["extra"], "status_errors": data["status"], "bytes": data["bytes"]},
+    )

@@ -20,8 +20,9 @@ def server_factory(tmp_path):
     """Start servers with extra flags; all are stopped at the end of the test."""
     started: list[Server] = []
 
-    def start(*extra_args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
-              scheme: str = "http") -> Server:
+    def start(
+        *extra_args: str, data_dir: Path | None = None, env: dict[str, str] | None = None, scheme: str = "http"
+    ) -> Server:
         server = Server(data_dir or tmp_path / f"data{len(started)}", list(extra_args), env or {}, scheme=scheme)
         started.append(server)
         return server.start()

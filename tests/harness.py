@@ -46,13 +46,27 @@ class Server:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "Server":
+    def start(self, timeout: float = 20.0) -> Server:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         log = open(self.log_path, "ab")
-        args = [sys.executable, "-m", "apiserver", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--data-dir", str(self.data_dir), "--admin-token", self.admin_token, *self.extra_args]
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **self.env}, start_new_session=True)
+        args = [
+            sys.executable,
+            "-m",
+            "apiserver",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--admin-token",
+            self.admin_token,
+            *self.extra_args,
+        ]
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -75,7 +89,7 @@ class Server:
                 self.process.wait(5)
         self.process = None
 
-    def restart(self) -> "Server":
+    def restart(self) -> Server:
         self.stop()
         return self.start()
 
@@ -98,8 +112,15 @@ class Server:
         return response.json()
 
 
-def secure_value(name: str | None = None, *, description: str = "a test value", value: str | None = "s3cret",
-                 decrypters: list[str] | None = None, labels: dict[str, str] | None = None, **spec) -> dict:
+def secure_value(
+    name: str | None = None,
+    *,
+    description: str = "a test value",
+    value: str | None = "s3cret",
+    decrypters: list[str] | None = None,
+    labels: dict[str, str] | None = None,
+    **spec,
+) -> dict:
     metadata: dict = {}
     if name:
         metadata["name"] = name
@@ -110,8 +131,7 @@ def secure_value(name: str | None = None, *, description: str = "a test value", 
         body_spec["value"] = value
     if decrypters is not None:
         body_spec["decrypters"] = decrypters
-    return {"apiVersion": "secret.grafana.app/v1beta1", "kind": "SecureValue", "metadata": metadata,
-            "spec": body_spec}
+    return {"apiVersion": "secret.grafana.app/v1beta1", "kind": "SecureValue", "metadata": metadata, "spec": body_spec}
 
 
 def files_containing(directory: Path, needle: bytes) -> list[Path]:

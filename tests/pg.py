@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from harness import free_port
 
 _counter = itertools.count(1)
@@ -57,19 +56,23 @@ class PostgresServer:
             command = ["runuser", "-u", self._user, "--", *command]
         result = subprocess.run(command, capture_output=True, text=True, timeout=120)
         if check and result.returncode != 0:
-            raise RuntimeError(f"{args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n"
-                               f"{self.log()}")
+            raise RuntimeError(
+                f"{args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{self.log()}"
+            )
         return result
 
-    def init(self) -> "PostgresServer":
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+    def init(self) -> PostgresServer:
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"
+        )
         return self
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         # fsync off: a test database need not survive a power cut, and the machine is shared.
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-o", options, "-w", "-t", "60", "start")
         return self
 
@@ -95,8 +98,22 @@ class PostgresServer:
         return f"{self.url()}?search_path={name}"
 
     def psql(self, sql: str, database: str = "postgres") -> str:
-        result = self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-                           "-v", "ON_ERROR_STOP=1", "-At", "-c", sql)
+        result = self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-At",
+            "-c",
+            sql,
+        )
         return result.stdout
 
     def dump(self) -> bytes:

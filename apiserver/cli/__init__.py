@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import kubeconfig, serve
-from . import tokens  # token create|list|revoke (issue 4)
-from . import apply, completion, delete, diff, get  # client commands (issue 9)
+from . import (  # client commands (issue 9)
+    apply,
+    completion,
+    delete,
+    diff,
+    get,
+    kubeconfig,
+    serve,
+    tokens,  # token create|list|revoke (issue 4)
+)
 
 # Command groups, in the order `--help` lists them.
 COMMANDS = [serve, kubeconfig, apply, get, diff, delete, completion, tokens]

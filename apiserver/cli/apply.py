@@ -40,17 +40,39 @@ EXAMPLES = """\
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = add_command(sub, "apply", run, help="create or update objects from manifests (server-side apply)",
-                         description=DESCRIPTION, examples=EXAMPLES)
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-",
-                        help="manifest file, directory or - for stdin (repeatable)")
-    parser.add_argument("--dry-run", choices=("none", "server"), default="none", nargs="?", const="server",
-                        help="server: let the server check everything and store nothing")
-    parser.add_argument("--prune", action="store_true",
-                        help="delete secure values matching -l that the manifests do not name")
+    parser = add_command(
+        sub,
+        "apply",
+        run,
+        help="create or update objects from manifests (server-side apply)",
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE|DIR|-",
+        help="manifest file, directory or - for stdin (repeatable)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        choices=("none", "server"),
+        default="none",
+        nargs="?",
+        const="server",
+        help="server: let the server check everything and store nothing",
+    )
+    parser.add_argument(
+        "--prune", action="store_true", help="delete secure values matching -l that the manifests do not name"
+    )
     parser.add_argument("-l", "--selector", help="label selector for --prune, e.g. app=billing")
-    parser.add_argument("--force-conflicts", action="store_true",
-                        help="take over fields another manager owns instead of failing with a conflict")
+    parser.add_argument(
+        "--force-conflicts",
+        action="store_true",
+        help="take over fields another manager owns instead of failing with a conflict",
+    )
     parser.add_argument("--field-manager", default=FIELD_MANAGER, help=f"field manager name (default {FIELD_MANAGER})")
     finish(parser)
 
@@ -71,19 +93,24 @@ def run(args: argparse.Namespace, client: ApiClient) -> int:
             report(CliError(doc.error))
             failed = True
     # Every secure value a manifest names is kept by --prune, whether or not its apply succeeds.
-    named = {(doc.namespace(client.config.namespace), doc.name) for doc in documents
-             if doc.rtype is kinds.SECURE_VALUES}
+    named = {
+        (doc.namespace(client.config.namespace), doc.name) for doc in documents if doc.rtype is kinds.SECURE_VALUES
+    }
     for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: kinds.order(d.rtype)):
         ref = kinds.ref(doc.rtype, doc.name)
         try:
             namespace = object_namespace(args, client.config, doc.rtype, doc.obj)
-            outcome = apply_one(client, doc, namespace, dry_run=dry_run, force=args.force_conflicts,
-                                manager=args.field_manager)
+            outcome = apply_one(
+                client, doc, namespace, dry_run=dry_run, force=args.force_conflicts, manager=args.field_manager
+            )
         except Unreachable:
             raise
         except (CliError, ManifestError) as error:
-            report(CliError(str(error) if isinstance(error, ManifestError) else f"{doc.where}: {ref}: {error}"
-                            + _hint(error)))
+            report(
+                CliError(
+                    str(error) if isinstance(error, ManifestError) else f"{doc.where}: {ref}: {error}" + _hint(error)
+                )
+            )
             failed = True
             continue
         print(f"{ref} {outcome}{suffix}", flush=True)
@@ -102,8 +129,7 @@ def _hint(error: Exception) -> str:
     return ""
 
 
-def apply_one(client: ApiClient, doc: Document, namespace: str, *, dry_run: bool, force: bool,
-              manager: str) -> str:
+def apply_one(client: ApiClient, doc: Document, namespace: str, *, dry_run: bool, force: bool, manager: str) -> str:
     """Apply one document; `created`, `configured` or `unchanged`."""
     rtype = doc.rtype
     obj = manifests.resolve_value(doc)
@@ -111,8 +137,13 @@ def apply_one(client: ApiClient, doc: Document, namespace: str, *, dry_run: bool
         obj["metadata"]["namespace"] = namespace
     before = get_or_none(client, rtype, namespace, doc.name)
     params = {"fieldManager": manager, "force": "true" if force else None, **dry_run_params(dry_run)}
-    after = client.request("PATCH", kinds.item_path(rtype, namespace, doc.name), params=params,
-                           content=apply_body(obj), headers={"Content-Type": APPLY_PATCH})
+    after = client.request(
+        "PATCH",
+        kinds.item_path(rtype, namespace, doc.name),
+        params=params,
+        content=apply_body(obj),
+        headers={"Content-Type": APPLY_PATCH},
+    )
     if before is None:
         return "created"
     if dry_run:  # a dry run answers with the old resourceVersion: compare what the server would store
@@ -121,8 +152,7 @@ def apply_one(client: ApiClient, doc: Document, namespace: str, *, dry_run: bool
     return "unchanged" if same else "configured"
 
 
-def prune(client: ApiClient, namespaces: list[str], selector: str, named: set[tuple[str, str]],
-          dry_run: bool) -> bool:
+def prune(client: ApiClient, namespaces: list[str], selector: str, named: set[tuple[str, str]], dry_run: bool) -> bool:
     """Delete the secure values of `selector` the manifests no longer name; True when something failed."""
     rtype: ResourceType = kinds.SECURE_VALUES
     failed = False

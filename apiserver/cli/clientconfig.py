@@ -26,7 +26,6 @@ from typing import Any
 import yaml
 
 from ..machinery.documents import yaml_problem
-
 from .errors import CliError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
@@ -49,12 +48,20 @@ def add_client_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--server", metavar="URL", help=f"API server URL (or APISERVER_URL; default {DEFAULT_SERVER})")
     group.add_argument("--token", help="bearer token (or APISERVER_TOKEN)")
     group.add_argument("--context", help="named context of the config file (or APISERVER_CONTEXT)")
-    group.add_argument("--config", dest="client_config", metavar="FILE",
-                       help="client config file (or APISERVER_CONFIG; default ~/.config/apiserver/config.yaml)")
+    group.add_argument(
+        "--config",
+        dest="client_config",
+        metavar="FILE",
+        help="client config file (or APISERVER_CONFIG; default ~/.config/apiserver/config.yaml)",
+    )
     group.add_argument("-n", "--namespace", help=f"namespace (default: the context's, else {DEFAULT_NAMESPACE})")
     group.add_argument("--certificate-authority", metavar="FILE", help="CA bundle to verify the server's certificate")
-    group.add_argument("--insecure-skip-tls-verify", action="store_true", default=None,
-                       help="do not verify the server's certificate (testing only)")
+    group.add_argument(
+        "--insecure-skip-tls-verify",
+        action="store_true",
+        default=None,
+        help="do not verify the server's certificate (testing only)",
+    )
 
 
 def _config_path(args: argparse.Namespace) -> tuple[Path, bool]:
@@ -98,8 +105,10 @@ def _context(args: argparse.Namespace) -> tuple[str | None, dict[str, Any], Path
         raise CliError(f'context "{name}" is not defined in {path} (contexts: {known})')
     unknown = set(context) - _CONTEXT_KEYS
     if unknown:
-        raise CliError(f'context "{name}" in {path}: unknown keys {", ".join(sorted(unknown))} '
-                       f'(known: {", ".join(sorted(_CONTEXT_KEYS))})')
+        raise CliError(
+            f'context "{name}" in {path}: unknown keys {", ".join(sorted(unknown))} '
+            f"(known: {', '.join(sorted(_CONTEXT_KEYS))})"
+        )
     return name, context, path
 
 
@@ -109,7 +118,7 @@ def _context_token(context: dict[str, Any], path: Path) -> str | None:
     token_file = context.get("token-file")
     if not token_file:
         return None
-    file = (path.parent / Path(str(token_file)).expanduser())
+    file = path.parent / Path(str(token_file)).expanduser()
     try:
         return file.read_text().strip()
     except OSError as exc:
@@ -121,11 +130,11 @@ def resolve(args: argparse.Namespace) -> ClientConfig:
     name, context, path = _context(args)
     server = args.server or os.environ.get("APISERVER_URL") or context.get("server") or DEFAULT_SERVER
     token = args.token or os.environ.get("APISERVER_TOKEN") or _context_token(context, path)
-    namespace = args.namespace or os.environ.get("APISERVER_NAMESPACE") or context.get("namespace") \
-        or DEFAULT_NAMESPACE
+    namespace = args.namespace or os.environ.get("APISERVER_NAMESPACE") or context.get("namespace") or DEFAULT_NAMESPACE
     verify: bool | str = True
-    if args.insecure_skip_tls_verify or (args.insecure_skip_tls_verify is None
-                                         and context.get("insecure-skip-tls-verify") is True):
+    if args.insecure_skip_tls_verify or (
+        args.insecure_skip_tls_verify is None and context.get("insecure-skip-tls-verify") is True
+    ):
         verify = False
     elif args.certificate_authority or context.get("certificate-authority"):
         verify = str(Path(args.certificate_authority or context["certificate-authority"]).expanduser())

@@ -17,11 +17,17 @@ FIELD_MANAGER = "apiserver-cli"
 Command = Callable[[argparse.Namespace, ApiClient], int]
 
 
-def add_command(sub: argparse._SubParsersAction, name: str, run: Command, *, help: str, description: str,
-                examples: str) -> argparse.ArgumentParser:
+def add_command(
+    sub: argparse._SubParsersAction, name: str, run: Command, *, help: str, description: str, examples: str
+) -> argparse.ArgumentParser:
     """A client command: `--help` shows the description and examples; flags for the server come last."""
-    parser = sub.add_parser(name, help=help, description=description, epilog="examples:\n" + examples,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.set_defaults(run=lambda args: _run(run, args))
     return parser
 
@@ -58,8 +64,7 @@ def dry_run_params(dry_run: bool) -> dict[str, str]:
     return {"dryRun": "All"} if dry_run else {}
 
 
-def object_namespace(args: argparse.Namespace, config: ClientConfig, rtype: ResourceType,
-                     obj: dict[str, Any]) -> str:
+def object_namespace(args: argparse.Namespace, config: ClientConfig, rtype: ResourceType, obj: dict[str, Any]) -> str:
     """A manifest's own namespace, else the configured one; -n must not contradict the manifest (as kubectl)."""
     if not rtype.namespaced:
         return ""

@@ -24,11 +24,33 @@ EXAMPLES = """\
   apiserver completion zsh > "${fpath[1]}/_apiserver"
 """
 
-_FILE_FLAGS = ("-f", "--filename", "--config", "--certificate-authority", "--data-dir", "--kek-file", "--tls-cert",
-               "--tls-key")
+_FILE_FLAGS = (
+    "-f",
+    "--filename",
+    "--config",
+    "--certificate-authority",
+    "--data-dir",
+    "--kek-file",
+    "--tls-cert",
+    "--tls-key",
+)
 _TYPE_COMMANDS = ("get", "delete")
-_VALUE_FLAGS = ("-n", "--namespace", "--server", "--token", "--context", "--config", "-o", "--output", "-l",
-                "--selector", "-f", "--filename", "--field-manager", "--certificate-authority")
+_VALUE_FLAGS = (
+    "-n",
+    "--namespace",
+    "--server",
+    "--token",
+    "--context",
+    "--config",
+    "-o",
+    "--output",
+    "-l",
+    "--selector",
+    "-f",
+    "--filename",
+    "--field-manager",
+    "--certificate-authority",
+)
 _TYPES = " ".join((*kinds.TYPE_NAMES, "securevalue", "keeper", "namespace", "sv", "ns"))
 
 _BASH = r"""# bash completion for apiserver                      -*- shell-script -*-
@@ -84,9 +106,13 @@ autoload -U +X bashcompinit && bashcompinit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("completion", help="print a shell completion script (bash or zsh)",
-                            description=DESCRIPTION, epilog="examples:\n" + EXAMPLES,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = sub.add_parser(
+        "completion",
+        help="print a shell completion script (bash or zsh)",
+        description=DESCRIPTION,
+        epilog="examples:\n" + EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("shell", choices=("bash", "zsh"))
     # The other commands are registered on the same `sub` by the time this runs.
     parser.set_defaults(run=lambda args: _print(sub, args.shell))
@@ -105,10 +131,12 @@ def bash_script(sub: argparse._SubParsersAction) -> str:
         flags = sorted({opt for action in parser._actions for opt in action.option_strings})
         words = shlex.quote(" ".join(flags))
         flag_cases.append(f'            {name}) COMPREPLY=($(compgen -W {words} -- "$cur")) ;;')
-    return (_BASH.replace("__COMMANDS__", " ".join(sorted(commands)))
-            .replace("__FILE_FLAGS__", "|".join(_FILE_FLAGS))
-            .replace("__VALUE_FLAGS__", "|".join(_VALUE_FLAGS))
-            .replace("__FORMATS__", " ".join(printers.FORMATS))
-            .replace("__FLAGS__", "\n".join(flag_cases))
-            .replace("__TYPE_COMMANDS__", "|".join(_TYPE_COMMANDS))
-            .replace("__TYPES__", _TYPES))
+    return (
+        _BASH.replace("__COMMANDS__", " ".join(sorted(commands)))
+        .replace("__FILE_FLAGS__", "|".join(_FILE_FLAGS))
+        .replace("__VALUE_FLAGS__", "|".join(_VALUE_FLAGS))
+        .replace("__FORMATS__", " ".join(printers.FORMATS))
+        .replace("__FLAGS__", "\n".join(flag_cases))
+        .replace("__TYPE_COMMANDS__", "|".join(_TYPE_COMMANDS))
+        .replace("__TYPES__", _TYPES)
+    )

@@ -31,15 +31,28 @@ EXAMPLES = """\
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = add_command(sub, "delete", run, help="delete objects by manifest, name or label selector",
-                         description=DESCRIPTION, examples=EXAMPLES)
+    parser = add_command(
+        sub,
+        "delete",
+        run,
+        help="delete objects by manifest, name or label selector",
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+    )
     parser.add_argument("targets", nargs="*", metavar="TYPE NAME", help="a type and names, or TYPE/NAME")
-    parser.add_argument("-f", "--filename", action="append", metavar="FILE|DIR|-",
-                        help="delete what these manifests name (repeatable)")
+    parser.add_argument(
+        "-f", "--filename", action="append", metavar="FILE|DIR|-", help="delete what these manifests name (repeatable)"
+    )
     parser.add_argument("-l", "--selector", help="delete everything of TYPE matching this label selector")
     parser.add_argument("--ignore-not-found", action="store_true", help="an object that is already gone is no error")
-    parser.add_argument("--dry-run", choices=("none", "server"), default="none", nargs="?", const="server",
-                        help="server: check the deletion without doing it")
+    parser.add_argument(
+        "--dry-run",
+        choices=("none", "server"),
+        default="none",
+        nargs="?",
+        const="server",
+        help="server: check the deletion without doing it",
+    )
     finish(parser)
 
 
@@ -71,8 +84,15 @@ def _targets(words: list[str]) -> list[tuple[ResourceType, str]]:
     return [(rtype, name) for name in words[1:]]
 
 
-def _delete_one(client: ApiClient, rtype: ResourceType, namespace: str, name: str, dry_run: bool,
-                ignore_not_found: bool, where: str = "") -> bool:
+def _delete_one(
+    client: ApiClient,
+    rtype: ResourceType,
+    namespace: str,
+    name: str,
+    dry_run: bool,
+    ignore_not_found: bool,
+    where: str = "",
+) -> bool:
     """Delete and report; False when it failed."""
     try:
         client.delete(kinds.item_path(rtype, namespace, name), params=dry_run_params(dry_run))
@@ -100,8 +120,9 @@ def _delete_manifests(args: argparse.Namespace, client: ApiClient, dry_run: bool
             report(error, f"{doc.where}: ")
             failed = True
             continue
-        failed |= not _delete_one(client, doc.rtype, namespace, doc.name, dry_run, args.ignore_not_found,
-                                  f"{doc.where}: ")
+        failed |= not _delete_one(
+            client, doc.rtype, namespace, doc.name, dry_run, args.ignore_not_found, f"{doc.where}: "
+        )
     return 1 if failed else 0
 
 
@@ -110,12 +131,14 @@ def _delete_selected(args: argparse.Namespace, client: ApiClient, dry_run: bool)
         raise CliError("with -l give only a TYPE, no names")
     rtype = kinds.by_name(args.targets[0]) if args.targets else kinds.SECURE_VALUES
     namespace = client.config.namespace if rtype.namespaced else None
-    listed = client.delete(kinds.collection_path(rtype, namespace),
-                           params={"labelSelector": args.selector, **dry_run_params(dry_run)})
+    listed = client.delete(
+        kinds.collection_path(rtype, namespace), params={"labelSelector": args.selector, **dry_run_params(dry_run)}
+    )
     items = (listed or {}).get("items") or []
     for item in items:
-        print(f"{kinds.ref(rtype, item['metadata']['name'])} deleted{' (server dry run)' if dry_run else ''}",
-              flush=True)
+        print(
+            f"{kinds.ref(rtype, item['metadata']['name'])} deleted{' (server dry run)' if dry_run else ''}", flush=True
+        )
     if not items:
         print("No resources found", file=sys.stderr)
     return 0

@@ -40,10 +40,22 @@ EXAMPLES = """\
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = add_command(sub, "diff", run, help="show what apply would change (never a value)",
-                         description=DESCRIPTION, examples=EXAMPLES)
-    parser.add_argument("-f", "--filename", action="append", required=True, metavar="FILE|DIR|-",
-                        help="manifest file, directory or - for stdin (repeatable)")
+    parser = add_command(
+        sub,
+        "diff",
+        run,
+        help="show what apply would change (never a value)",
+        description=DESCRIPTION,
+        examples=EXAMPLES,
+    )
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE|DIR|-",
+        help="manifest file, directory or - for stdin (repeatable)",
+    )
     parser.add_argument("--field-manager", default=FIELD_MANAGER, help=f"field manager name (default {FIELD_MANAGER})")
     parser.add_argument("--force-conflicts", action="store_true", help="as apply --force-conflicts would")
     parser.set_defaults(error_exit_code=2)
@@ -83,8 +95,9 @@ def diff_one(args: argparse.Namespace, client: ApiClient, doc: Document) -> str:
     path = kinds.item_path(rtype, namespace, doc.name)
     live = get_or_none(client, rtype, namespace, doc.name)
     params = {"fieldManager": args.field_manager, "force": "true" if args.force_conflicts else None, "dryRun": "All"}
-    merged = client.request("PATCH", path, params=params, content=apply_body(obj),
-                            headers={"Content-Type": APPLY_PATCH})
+    merged = client.request(
+        "PATCH", path, params=params, content=apply_body(obj), headers={"Content-Type": APPLY_PATCH}
+    )
     live_view, merged_view = _view(live), _view(merged)
     value = (obj.get("spec") or {}).get("value") if rtype is kinds.SECURE_VALUES else None
     if value is not None:
@@ -97,16 +110,25 @@ def diff_one(args: argparse.Namespace, client: ApiClient, doc: Document) -> str:
     if live is not None and essence(live) == essence(merged) and live_view == merged_view:
         return ""
     ref = kinds.ref(rtype, doc.name)
-    lines = difflib.unified_diff(to_yaml(live_view).splitlines(True) if live_view else [],
-                                 to_yaml(merged_view).splitlines(True), f"live/{ref}", f"merged/{ref}")
+    lines = difflib.unified_diff(
+        to_yaml(live_view).splitlines(True) if live_view else [],
+        to_yaml(merged_view).splitlines(True),
+        f"live/{ref}",
+        f"merged/{ref}",
+    )
     return "".join(lines)
 
 
 def _value_changed(client: ApiClient, path: str, live: dict[str, Any], value: str, manager: str) -> bool:
     """A dry run that sets only the value: the server bumps status.version only for a different value."""
     body = {"metadata": {"resourceVersion": live["metadata"]["resourceVersion"]}, "spec": {"value": value}}
-    probed = client.request("PATCH", path, params={"dryRun": "All", "fieldManager": manager},
-                            content=json.dumps(body).encode(), headers={"Content-Type": MERGE_PATCH})
+    probed = client.request(
+        "PATCH",
+        path,
+        params={"dryRun": "All", "fieldManager": manager},
+        content=json.dumps(body).encode(),
+        headers={"Content-Type": MERGE_PATCH},
+    )
     return (probed.get("status") or {}).get("version") != (live.get("status") or {}).get("version")
 
 

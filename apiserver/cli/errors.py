@@ -32,14 +32,19 @@ def describe(code: int, status: dict[str, Any]) -> str:
     """One line for a Status: what happened, and for 401/403/422 what to look at."""
     message = " ".join(str(status.get("message") or "").split()) or f"the server answered {code}"
     if code == 401:
-        return ("Unauthorized (401): the server did not accept the token; give one with --token, "
-                "APISERVER_TOKEN or the context's token")
+        return (
+            "Unauthorized (401): the server did not accept the token; give one with --token, "
+            "APISERVER_TOKEN or the context's token"
+        )
     if code == 403:
         return f"Forbidden (403): {message}"
     if code == 422:
         causes = (status.get("details") or {}).get("causes") or []
-        missing = [f"{c.get('field')}: {c.get('message')}" if c.get("field") else str(c.get("message"))
-                   for c in causes if " ".join(str(c.get("message")).split()) not in message]
+        missing = [
+            f"{c.get('field')}: {c.get('message')}" if c.get("field") else str(c.get("message"))
+            for c in causes
+            if " ".join(str(c.get("message")).split()) not in message
+        ]
         return f"Invalid (422): {message}" + (f" ({'; '.join(missing)})" if missing else "")
     return f"{status.get('reason') or 'Error'} ({code}): {message}"
 

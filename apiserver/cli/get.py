@@ -26,8 +26,9 @@ EXAMPLES = """\
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = add_command(sub, "get", run, help="show secure values, keepers or namespaces", description=DESCRIPTION,
-                         examples=EXAMPLES)
+    parser = add_command(
+        sub, "get", run, help="show secure values, keepers or namespaces", description=DESCRIPTION, examples=EXAMPLES
+    )
     parser.add_argument("type", metavar="TYPE", help=f"one of {', '.join(kinds.TYPE_NAMES)} (or sv, ns...)")
     parser.add_argument("names", nargs="*", metavar="NAME", help="objects to show (default: all)")
     parser.add_argument("-o", "--output", choices=printers.FORMATS, default="table", help="output format")

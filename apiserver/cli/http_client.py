@@ -7,10 +7,9 @@ Authorization header, never in a URL or a message.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import re
+from typing import Any
 
 import httpx
 
@@ -31,10 +30,11 @@ class ApiClient:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
-        self._http = httpx.Client(base_url=config.server, headers=headers, verify=config.verify, timeout=timeout,
-                                  trust_env=False)
+        self._http = httpx.Client(
+            base_url=config.server, headers=headers, verify=config.verify, timeout=timeout, trust_env=False
+        )
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -43,11 +43,20 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
-                content: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         try:
-            response = self._http.request(method, path, params=_clean(params), json=json, content=content,
-                                          headers=headers)
+            response = self._http.request(
+                method, path, params=_clean(params), json=json, content=content, headers=headers
+            )
         except httpx.ConnectError as exc:
             raise Unreachable(f"cannot reach the server at {self.config.server}: {_cause(exc)}") from None
         except httpx.TimeoutException:

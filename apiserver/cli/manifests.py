@@ -27,7 +27,6 @@ from typing import Any, TextIO
 import yaml
 
 from ..machinery.documents import yaml_problem
-
 from ..machinery.strategy import ResourceType
 from . import kinds
 
@@ -73,8 +72,13 @@ def files(paths: list[str]) -> Iterator[str]:
             continue
         path = Path(given)
         if path.is_dir():
-            found = [p for p in path.rglob("*") if p.is_file() and p.suffix in SUFFIXES
-                     and not any(part.startswith(".") for part in p.relative_to(path).parts)]
+            found = [
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix in SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ]
             yield from (str(p) for p in sorted(found, key=lambda p: p.relative_to(path).parts))
         else:
             yield given
@@ -126,13 +130,17 @@ def _checked(doc: Document, data: Any) -> Document:
             raise ManifestError("apiVersion and kind are required")
         rtype = kinds.by_manifest(data.get("apiVersion"), data.get("kind"))
         if rtype is None:
-            raise ManifestError(f'unknown kind "{data.get("kind")}" of apiVersion "{data.get("apiVersion")}" '
-                                f'(known: {", ".join(f"{k.api_version} {k.kind}" for k in kinds.KINDS)})')
+            raise ManifestError(
+                f'unknown kind "{data.get("kind")}" of apiVersion "{data.get("apiVersion")}" '
+                f"(known: {', '.join(f'{k.api_version} {k.kind}' for k in kinds.KINDS)})"
+            )
         meta = data.get("metadata")
         if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
             if isinstance(meta, dict) and meta.get("generateName"):
-                raise ManifestError("metadata.name is required: an object with only generateName gets a new name "
-                                    "on every create, so it cannot be applied again")
+                raise ManifestError(
+                    "metadata.name is required: an object with only generateName gets a new name "
+                    "on every create, so it cannot be applied again"
+                )
             raise ManifestError("metadata.name is required")
         if "namespace" in meta and not isinstance(meta["namespace"], str):
             raise ManifestError("metadata.namespace must be a string")
@@ -178,8 +186,7 @@ def _value_from_file(doc: Document, given: Any) -> str:
     try:
         return data.decode("utf-8")  # the bytes as they are: no newline stripped, nothing trimmed
     except UnicodeDecodeError:
-        raise ManifestError(f"{doc.where}: spec.valueFrom.file: {path}: not UTF-8 text (values are "
-                            "strings)") from None
+        raise ManifestError(f"{doc.where}: spec.valueFrom.file: {path}: not UTF-8 text (values are strings)") from None
 
 
 def _value_from_env(doc: Document, name: Any, environ: Mapping[str, str]) -> str:
@@ -192,7 +199,8 @@ def _value_from_env(doc: Document, name: Any, environ: Mapping[str, str]) -> str
 
 def _type_name(data: Any) -> str:
     return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
-        type(data), type(data).__name__)
+        type(data), type(data).__name__
+    )
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,11 +19,13 @@ def table(body: dict[str, Any], *, all_namespaces: bool = False, wide: bool = Fa
     """Render a `meta.k8s.io/v1 Table`: upper-case headers, left-aligned columns, three spaces apart."""
     columns = [(i, c) for i, c in enumerate(body.get("columnDefinitions") or []) if wide or not c.get("priority")]
     headers = [c["name"].upper() for _, c in columns]
-    rows = [[_cell(row["cells"][i] if i < len(row.get("cells") or []) else None) for i, _ in columns]
-            for row in body.get("rows") or []]
+    rows = [
+        [_cell(row["cells"][i] if i < len(row.get("cells") or []) else None) for i, _ in columns]
+        for row in body.get("rows") or []
+    ]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
-        for row, source in zip(rows, body.get("rows") or []):
+        for row, source in zip(rows, body.get("rows") or [], strict=False):
             row.insert(0, ((source.get("object") or {}).get("metadata") or {}).get("namespace", ""))
     return aligned([headers, *rows])
 
@@ -32,7 +34,7 @@ def aligned(lines: list[list[str]]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))] if lines else []
     out = []
     for line in lines:
-        cells = [cell.ljust(width) for cell, width in zip(line, widths)]
+        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
         out.append(_GAP.join(cells).rstrip())
     return "\n".join(out) + "\n"
 

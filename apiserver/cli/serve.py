@@ -8,35 +8,59 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="run the API server",
-                           description="Run the API server on SQLite in --data-dir.\n\n"
-                                       "example: apiserver serve --host 127.0.0.1 --port 8080 --data-dir ./data",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    serve = sub.add_parser(
+        "serve",
+        help="run the API server",
+        description="Run the API server on SQLite in --data-dir.\n\n"
+        "example: apiserver serve --host 127.0.0.1 --port 8080 --data-dir ./data",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--data-dir", help="directory of the database, key file and admin token (default ./data)")
     serve.add_argument("--admin-token", help="bootstrap admin token (or APISERVER_ADMIN_TOKEN); generated if unset")
     serve.add_argument("--kek-file", help="key-encryption-key file (or APISERVER_KEK_FILE); default DATA_DIR/kek")
-    serve.add_argument("--database-url", help="postgresql://USER:PASSWORD@HOST:PORT/DB (or APISERVER_DATABASE_URL): "
-                                              "store in PostgreSQL, shared by several replicas; needs --kek-file or "
-                                              "APISERVER_KEK (default: SQLite in DATA_DIR)")
+    serve.add_argument(
+        "--database-url",
+        help="postgresql://USER:PASSWORD@HOST:PORT/DB (or APISERVER_DATABASE_URL): "
+        "store in PostgreSQL, shared by several replicas; needs --kek-file or "
+        "APISERVER_KEK (default: SQLite in DATA_DIR)",
+    )
     serve.add_argument("--tls-cert", help="TLS certificate (PEM)")
     serve.add_argument("--tls-key", help="TLS private key (PEM)")
-    serve.add_argument("--tls-self-signed", action="store_true", default=None,
-                       help="serve TLS with a self-signed certificate for localhost, created in DATA_DIR/tls at "
-                            "first start (ignored when --tls-cert is given)")
+    serve.add_argument(
+        "--tls-self-signed",
+        action="store_true",
+        default=None,
+        help="serve TLS with a self-signed certificate for localhost, created in DATA_DIR/tls at "
+        "first start (ignored when --tls-cert is given)",
+    )
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
-    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=None,
-                       help="log one line per request at INFO (default off, as kube-apiserver; it costs ~40%% of a GET's CPU)")
-    serve.add_argument("--continue-ttl-seconds", type=float,
-                       help="how long a list's continue token stays valid (default 900)")
-    serve.add_argument("--event-window", type=int,
-                       help="how many recent events are kept for watch resumption and paging (default 50000)")
-    serve.add_argument("--cloudflare-max-stores", type=int,
-                       help="Cloudflare Secrets Store stores per account (default 1, as Cloudflare)")
-    serve.add_argument("--cloudflare-secrets-quota", type=int,
-                       help="Cloudflare Secrets Store secrets per account (default 100, as Cloudflare)")
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="log one line per request at INFO (default off, as kube-apiserver; it costs ~40%% of a GET's CPU)",
+    )
+    serve.add_argument(
+        "--continue-ttl-seconds", type=float, help="how long a list's continue token stays valid (default 900)"
+    )
+    serve.add_argument(
+        "--event-window",
+        type=int,
+        help="how many recent events are kept for watch resumption and paging (default 50000)",
+    )
+    serve.add_argument(
+        "--cloudflare-max-stores",
+        type=int,
+        help="Cloudflare Secrets Store stores per account (default 1, as Cloudflare)",
+    )
+    serve.add_argument(
+        "--cloudflare-secrets-quota",
+        type=int,
+        help="Cloudflare Secrets Store secrets per account (default 100, as Cloudflare)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -70,11 +94,15 @@ def _serve(args: argparse.Namespace) -> int:
         context = tls.server_context(*tls.ensure_self_signed(settings.data_dir, settings.host))
     scheme = "https" if context else "http"
     try:
-        web.run_app(app, host=settings.host, port=settings.port, ssl_context=context,
-                    access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-                    access_log_format=
-                    '%a "%r" %s %b %Tfs', print=lambda _: print(f"serving on {scheme}://{settings.host}:{settings.port}",
-                                                              flush=True))
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            ssl_context=context,
+            access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+            access_log_format='%a "%r" %s %b %Tfs',
+            print=lambda _: print(f"serving on {scheme}://{settings.host}:{settings.port}", flush=True),
+        )
     except StoreError as exc:  # e.g. a database from a newer server: a clear message, not a traceback
         print(f"apiserver: {exc}", file=sys.stderr)
         return 2

@@ -20,44 +20,71 @@ TOKENS_PATH = f"/apis/{TOKENS.group}/{TOKENS.version}/tokens"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    group = sub.add_parser("token", help="create, list and revoke access tokens",
-                           description="Manage access tokens (needs an admin token).")
+    group = sub.add_parser(
+        "token",
+        help="create, list and revoke access tokens",
+        description="Manage access tokens (needs an admin token).",
+    )
     commands = group.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
 
     create = common.add_command(
-        commands, "create", _create, help="create a token and print it",
+        commands,
+        "create",
+        _create,
+        help="create a token and print it",
         description="Create a token and print it (only the token, on stdout). It is shown only this once.\n"
-                    "--namespace takes one namespace, a comma-separated list, or * for all namespaces.",
+        "--namespace takes one namespace, a comma-separated list, or * for all namespaces.",
         examples="  apiserver token create --server URL --token ADMIN --namespace default --role viewer\n"
-                 "  apiserver token create --server URL --token ADMIN --namespace team-a --role viewer \\\n"
-                 "      --service-identity synthetic-monitoring --expires-in 30d\n"
-                 "  apiserver token create --server URL --token ADMIN --namespace default \\\n"
-                 "      --permission secret.securevalues:read=secret.securevalues:uid:api-key")
+        "  apiserver token create --server URL --token ADMIN --namespace team-a --role viewer \\\n"
+        "      --service-identity synthetic-monitoring --expires-in 30d\n"
+        "  apiserver token create --server URL --token ADMIN --namespace default \\\n"
+        "      --permission secret.securevalues:read=secret.securevalues:uid:api-key",
+    )
     create.add_argument("--role", choices=ROLES, help="built-in role")
-    create.add_argument("--service-identity", metavar="ID",
-                        help="a service identity (such as synthetic-monitoring): the token may decrypt values that "
-                             "name it in spec.decrypters")
+    create.add_argument(
+        "--service-identity",
+        metavar="ID",
+        help="a service identity (such as synthetic-monitoring): the token may decrypt values that "
+        "name it in spec.decrypters",
+    )
     create.add_argument("--subject", help="user:NAME for a user token (default user:TOKEN_ID)")
-    create.add_argument("--permission", action="append", default=[], metavar="ACTION[=SCOPE]",
-                        help="an explicit permission, e.g. secret.securevalues:read=secret.securevalues:uid:NAME "
-                             "(repeatable; scope defaults to all objects)")
-    create.add_argument("--decrypt-permission", action="append", metavar="PERMISSION",
-                        help="narrow a service token's decrypt permission, e.g. "
-                             "secret.grafana.app/securevalues/NAME:decrypt (repeatable)")
+    create.add_argument(
+        "--permission",
+        action="append",
+        default=[],
+        metavar="ACTION[=SCOPE]",
+        help="an explicit permission, e.g. secret.securevalues:read=secret.securevalues:uid:NAME "
+        "(repeatable; scope defaults to all objects)",
+    )
+    create.add_argument(
+        "--decrypt-permission",
+        action="append",
+        metavar="PERMISSION",
+        help="narrow a service token's decrypt permission, e.g. "
+        "secret.grafana.app/securevalues/NAME:decrypt (repeatable)",
+    )
     create.add_argument("--expires-in", metavar="DURATION", help="lifetime such as 90s, 15m, 24h or 30d")
     common.finish(create)
 
     listing = common.add_command(
-        commands, "list", _list, help="list tokens (never their secrets)",
+        commands,
+        "list",
+        _list,
+        help="list tokens (never their secrets)",
         description="List tokens: id, subject, namespaces, role, created, expires, revoked.",
-        examples="  apiserver token list --server URL --token ADMIN")
+        examples="  apiserver token list --server URL --token ADMIN",
+    )
     common.finish(listing)
 
     revoke = common.add_command(
-        commands, "revoke", _revoke, help="revoke a token by its id or by the token itself",
+        commands,
+        "revoke",
+        _revoke,
+        help="revoke a token by its id or by the token itself",
         description="Revoke a token, given by its id (tok-...) or by the token itself (sas_...). "
-                    "It is refused from the next request on.",
-        examples="  apiserver token revoke --server URL --token ADMIN tok-0123456789abcdef")
+        "It is refused from the next request on.",
+        examples="  apiserver token revoke --server URL --token ADMIN tok-0123456789abcdef",
+    )
     revoke.add_argument("token_or_id", metavar="TOKEN_OR_ID")
     common.finish(revoke)
 
@@ -92,8 +119,17 @@ def _list(args: argparse.Namespace, client: ApiClient) -> int:
     rows = [["ID", "SUBJECT", "NAMESPACES", "ROLE", "CREATED", "EXPIRES", "REVOKED"]]
     for item in items:
         role = item.get("role") or ("<permissions>" if item.get("permissions") else "<none>")
-        rows.append([item["id"], item["subject"], ",".join(item["namespaces"]), role, item["created"],
-                     item.get("expires") or "<never>", "true" if item.get("revoked") else "false"])
+        rows.append(
+            [
+                item["id"],
+                item["subject"],
+                ",".join(item["namespaces"]),
+                role,
+                item["created"],
+                item.get("expires") or "<never>",
+                "true" if item.get("revoked") else "false",
+            ]
+        )
     print(aligned(rows), end="", flush=True)
     return 0
 

@@ -17,12 +17,32 @@ from aiohttp import web
 from ..http.context import PRINCIPAL, REQUEST_ID
 from ..http.middlewares import SURFACES
 from ..machinery.context import RequestContext
-from ..services.cloudflare_secrets import (SCOPES, CloudflareServices, NewSecret, SecretChange, comment_of,
-                                           created_of, modified_of, scopes_of, secret_id, secret_name)
+from ..services.cloudflare_secrets import (
+    SCOPES,
+    CloudflareServices,
+    NewSecret,
+    SecretChange,
+    comment_of,
+    created_of,
+    modified_of,
+    scopes_of,
+    secret_id,
+    secret_name,
+)
 from ..services.cloudflare_stores import Account
 from ..services.secret_bytes import SecretBytes
-from .cloudflare_wire import (SECRET_ORDERS, STORE_ORDERS, ListQuery, envelope, invalid, json_body,
-                              render_error, scopes_field, string_field, timestamp)
+from .cloudflare_wire import (
+    SECRET_ORDERS,
+    STORE_ORDERS,
+    ListQuery,
+    envelope,
+    invalid,
+    json_body,
+    render_error,
+    scopes_field,
+    string_field,
+    timestamp,
+)
 
 PREFIX = "/client/v4"
 _ACCOUNT = PREFIX + "/accounts/{account_id}"
@@ -39,21 +59,39 @@ def add_routes(app: web.Application, services: CloudflareServices) -> None:
 
 # -- Cloudflare's objects -----------------------------------------------------------------------
 
+
 def account_json(account: Account) -> dict[str, Any]:
-    return {"id": account.id, "name": account.namespace, "type": "standard", "created_on": timestamp(account.created),
-            "settings": {"enforce_twofactor": False}}
+    return {
+        "id": account.id,
+        "name": account.namespace,
+        "type": "standard",
+        "created_on": timestamp(account.created),
+        "settings": {"enforce_twofactor": False},
+    }
 
 
 def store_json(obj: dict[str, Any], account_id: str) -> dict[str, Any]:
     created = timestamp(obj["metadata"]["creationTimestamp"])
-    return {"id": obj["metadata"]["name"], "name": obj["spec"]["name"], "account_id": account_id,
-            "created": created, "modified": created}
+    return {
+        "id": obj["metadata"]["name"],
+        "name": obj["spec"]["name"],
+        "account_id": account_id,
+        "created": created,
+        "modified": created,
+    }
 
 
 def secret_json(obj: dict[str, Any], store_id: str) -> dict[str, Any]:
-    return {"id": secret_id(obj), "name": secret_name(obj), "store_id": store_id, "comment": comment_of(obj),
-            "scopes": scopes_of(obj), "status": "active", "created": timestamp(created_of(obj)),
-            "modified": timestamp(modified_of(obj))}
+    return {
+        "id": secret_id(obj),
+        "name": secret_name(obj),
+        "store_id": store_id,
+        "comment": comment_of(obj),
+        "scopes": scopes_of(obj),
+        "status": "active",
+        "created": timestamp(created_of(obj)),
+        "modified": timestamp(modified_of(obj)),
+    }
 
 
 _SECRET_SORT = {
@@ -65,8 +103,12 @@ _SECRET_SORT = {
 }
 
 
-def _ordered(items: list[dict[str, Any]], query: ListQuery, primary: Callable[[dict[str, Any]], Any],
-             name: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
+def _ordered(
+    items: list[dict[str, Any]],
+    query: ListQuery,
+    primary: Callable[[dict[str, Any]], Any],
+    name: Callable[[dict[str, Any]], str],
+) -> list[dict[str, Any]]:
     """Sorted by the query's field, ties by name then id, so pages never overlap or skip."""
     return sorted(items, key=lambda o: (primary(o), name(o), o["metadata"]["uid"]), reverse=query.descending)
 
@@ -74,8 +116,11 @@ def _ordered(items: list[dict[str, Any]], query: ListQuery, primary: Callable[[d
 def request_context(request: web.Request) -> RequestContext:
     """The caller and request id; none of the native query options (dryRun, fieldManager...) apply here."""
     agent = request.headers.get("User-Agent", "") or "cloudflare"
-    return RequestContext(principal=request[PRINCIPAL], request_id=request.get(REQUEST_ID, ""),
-                          default_manager=agent.split("/")[0][:128] or "cloudflare")
+    return RequestContext(
+        principal=request[PRINCIPAL],
+        request_id=request.get(REQUEST_ID, ""),
+        default_manager=agent.split("/")[0][:128] or "cloudflare",
+    )
 
 
 def _force(request: web.Request) -> bool:
@@ -120,8 +165,11 @@ class CloudflareFacade:
         ctx = request_context(request)
         query = ListQuery.parse(request.query, ("name",))
         wanted = request.query.get("name", "").lower()
-        accounts = sorted((a for a in self.accounts.visible(ctx) if wanted in a.namespace.lower()),
-                          key=lambda a: a.namespace, reverse=query.descending)
+        accounts = sorted(
+            (a for a in self.accounts.visible(ctx) if wanted in a.namespace.lower()),
+            key=lambda a: a.namespace,
+            reverse=query.descending,
+        )
         page, info = query.window(accounts)
         return envelope([account_json(a) for a in page], result_info=info)
 
@@ -139,8 +187,11 @@ class CloudflareFacade:
     async def list_stores(self, request: web.Request) -> web.Response:
         ctx, account_id, namespace = self._account(request, "list")
         query = ListQuery.parse(request.query, STORE_ORDERS)
-        by_field = {"name": lambda o: o["spec"]["name"], "created": lambda o: o["metadata"]["creationTimestamp"],
-                    "modified": lambda o: o["metadata"]["creationTimestamp"]}
+        by_field = {
+            "name": lambda o: o["spec"]["name"],
+            "created": lambda o: o["metadata"]["creationTimestamp"],
+            "modified": lambda o: o["metadata"]["creationTimestamp"],
+        }
         primary = by_field[query.order or "created"]
         stores = _ordered(self.stores.list(ctx, namespace), query, primary, lambda o: o["spec"]["name"])
         page, info = query.window(stores)
@@ -177,9 +228,12 @@ class CloudflareFacade:
         if any(scope not in SCOPES for scope in query.scopes):
             raise invalid("secret_scopes_invalid")
         search = query.search.lower()
-        found = [obj for obj in self.secrets.list(ctx, namespace, store_id)
-                 if (not search or search in secret_name(obj).lower() or search in (comment_of(obj) or "").lower())
-                 and all(scope in scopes_of(obj) for scope in query.scopes)]
+        found = [
+            obj
+            for obj in self.secrets.list(ctx, namespace, store_id)
+            if (not search or search in secret_name(obj).lower() or search in (comment_of(obj) or "").lower())
+            and all(scope in scopes_of(obj) for scope in query.scopes)
+        ]
         found = _ordered(found, query, _SECRET_SORT[query.order or "created"], secret_name)
         page, info = query.window(found)
         return envelope([secret_json(obj, store_id) for obj in page], result_info=info)
@@ -191,10 +245,15 @@ class CloudflareFacade:
         body = await json_body(request)
         if not isinstance(body, list) or not body or not all(isinstance(item, dict) for item in body):
             raise invalid("invalid_json_body")
-        wanted = [NewSecret(string_field(item, "name", required=True) or "",
-                            SecretBytes((string_field(item, "value", required=True) or "").encode()),
-                            scopes_field(item, required=True) or [],
-                            string_field(item, "comment", required=False)) for item in body]
+        wanted = [
+            NewSecret(
+                string_field(item, "name", required=True) or "",
+                SecretBytes((string_field(item, "value", required=True) or "").encode()),
+                scopes_field(item, required=True) or [],
+                string_field(item, "comment", required=False),
+            )
+            for item in body
+        ]
         created = await self.secrets.create(ctx, namespace, store_id, wanted)
         return envelope([secret_json(obj, store_id) for obj in created])
 
@@ -211,8 +270,9 @@ class CloudflareFacade:
     async def get_secret(self, request: web.Request) -> web.Response:
         ctx, _, namespace = self._account(request, "get")
         store_id = request.match_info["store_id"]
-        return envelope(secret_json(self.secrets.get(ctx, namespace, store_id, request.match_info["secret_id"]),
-                                    store_id))
+        return envelope(
+            secret_json(self.secrets.get(ctx, namespace, store_id, request.match_info["secret_id"]), store_id)
+        )
 
     async def edit_secret(self, request: web.Request) -> web.Response:
         """PATCH `{value?, scopes?, comment?}`; a `name` (sent by SDKs up to 4.3) must be the current one."""
@@ -225,8 +285,11 @@ class CloudflareFacade:
         if name is not None and name != secret_name(self.secrets.get(ctx, namespace, store_id, id_)):
             raise invalid("secret_name_immutable")
         value = string_field(body, "value", required=False)
-        change = SecretChange(SecretBytes(value.encode()) if value is not None else None,
-                              scopes_field(body, required=False), string_field(body, "comment", required=False))
+        change = SecretChange(
+            SecretBytes(value.encode()) if value is not None else None,
+            scopes_field(body, required=False),
+            string_field(body, "comment", required=False),
+        )
         return envelope(secret_json(await self.secrets.edit(ctx, namespace, store_id, id_, change), store_id))
 
     async def delete_secret(self, request: web.Request) -> web.Response:
@@ -243,6 +306,13 @@ class CloudflareFacade:
             raise invalid("invalid_json_body")
         name = string_field(body, "name", required=True) or ""
         scopes = scopes_field(body, required=True) or []
-        duplicate = await self.secrets.duplicate(ctx, namespace, store_id, request.match_info["secret_id"], name,
-                                                 scopes, string_field(body, "comment", required=False))
+        duplicate = await self.secrets.duplicate(
+            ctx,
+            namespace,
+            store_id,
+            request.match_info["secret_id"],
+            name,
+            scopes,
+            string_field(body, "comment", required=False),
+        )
         return envelope(secret_json(duplicate, store_id))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -50,6 +50,7 @@ def invalid(message: str) -> ApiError:
 
 # -- answers --------------------------------------------------------------------------------
 
+
 def envelope(result: Any, status: int = 200, result_info: dict[str, int] | None = None) -> web.Response:
     body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
     if result_info is not None:
@@ -60,7 +61,7 @@ def envelope(result: Any, status: int = 200, result_info: dict[str, int] | None 
 def timestamp(value: str | datetime) -> str:
     """RFC 3339 in UTC with `Z`, microseconds included, as Cloudflare writes them."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def render_error(request: web.Request, error: ApiError) -> web.Response:
@@ -134,6 +135,7 @@ def _invalid_message(error: ApiError) -> str:
 
 # -- requests -------------------------------------------------------------------------------
 
+
 async def json_body(request: web.Request, *, required: bool = True) -> Any:
     """The decoded JSON body; `None` when absent and not required. Undecodable is `invalid_json_body`."""
     raw = await read_body(request)
@@ -174,6 +176,7 @@ def scopes_field(body: Mapping[str, Any], *, required: bool) -> list[str] | None
 
 # -- list queries ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ListQuery:
     page: int
@@ -184,7 +187,7 @@ class ListQuery:
     scopes: tuple[str, ...]
 
     @classmethod
-    def parse(cls, query: Mapping[str, str], orders: tuple[str, ...]) -> "ListQuery":
+    def parse(cls, query: Mapping[str, str], orders: tuple[str, ...]) -> ListQuery:
         page = _integer(query, "page", 1) or 1  # page 0 (allowed by the spec) is the first page
         per_page = min(_integer(query, "per_page", DEFAULT_PER_PAGE) or DEFAULT_PER_PAGE, MAX_PER_PAGE)
         direction = query.get("direction", "asc").lower()
@@ -192,15 +195,15 @@ class ListQuery:
             raise invalid("invalid_direction")
         order = query.get("order")
         scopes = tuple(query.getall("scopes", [])) if hasattr(query, "getall") else ()  # type: ignore[attr-defined]
-        return cls(page, per_page, order if order in orders else None, direction == "desc",
-                   query.get("search", ""), scopes)
+        return cls(
+            page, per_page, order if order in orders else None, direction == "desc", query.get("search", ""), scopes
+        )
 
     def window(self, items: list[Any]) -> tuple[list[Any], dict[str, int]]:
         """This query's page of `items` and its `result_info`; past the end the page is empty."""
         start = (self.page - 1) * self.per_page
-        page = items[start:start + self.per_page]
-        return page, {"page": self.page, "per_page": self.per_page, "count": len(page),
-                      "total_count": len(items)}
+        page = items[start : start + self.per_page]
+        return page, {"page": self.page, "per_page": self.per_page, "count": len(page), "total_count": len(items)}
 
 
 def _integer(query: Mapping[str, str], key: str, default: int) -> int:

@@ -16,7 +16,7 @@ decrypter identity; there is no value size limit beyond the request body limit, 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -57,7 +57,7 @@ def parse_id(text: str, prefix: str = "") -> str:
 
 
 def _rfc3339(timestamp: str | None) -> str:
-    return timestamp or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamp or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class InfluxDBFacade:
@@ -97,8 +97,12 @@ class InfluxDBFacade:
         if action == "patch":
             pairs = _decode(decode_string_map, await request.read())
             self._require(principal, org_id, namespace, "write", ("create", "update"))
-            writes = [FacadeWrite(key=k, value=SecretBytes(v.encode()), new_description=DESCRIPTION,
-                                  add_decrypters=[self.decrypter]) for k, v in pairs.items()]
+            writes = [
+                FacadeWrite(
+                    key=k, value=SecretBytes(v.encode()), new_description=DESCRIPTION, add_decrypters=[self.decrypter]
+                )
+                for k, v in pairs.items()
+            ]
             if writes:
                 await self._write(org_id, self.values.upsert(ctx, namespace, writes))
             return no_content()
@@ -135,9 +139,15 @@ class InfluxDBFacade:
         origin = request.headers.get("Origin")
         if not origin:
             raise EmptyStatus(405)
-        return web.Response(status=204, headers={
-            **errors.SERVER_HEADERS, "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": _CORS_METHODS, "Access-Control-Allow-Headers": _CORS_HEADERS})
+        return web.Response(
+            status=204,
+            headers={
+                **errors.SERVER_HEADERS,
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": _CORS_METHODS,
+                "Access-Control-Allow-Headers": _CORS_HEADERS,
+            },
+        )
 
     # -- orgs -----------------------------------------------------------------------------
 
@@ -169,7 +179,7 @@ class InfluxDBFacade:
                 raise InfluxError("not found", f'organization name "{name}" not found')
         visible = [ns for ns in candidates if self.namespaces.visible(principal, ns["metadata"]["name"])]
         visible.sort(key=_org_id, reverse=descending)
-        page = visible[offset:offset + limit]
+        page = visible[offset : offset + limit]
         return influx_json({"links": {"self": ORGS}, "orgs": [_org(ns) for ns in page]})
 
     async def get_org(self, request: web.Request) -> web.Response:
@@ -188,17 +198,24 @@ class InfluxDBFacade:
         return web.Response(status=204, headers={**errors.SERVER_HEADERS, "Content-Type": "text/plain; charset=utf-8"})
 
     async def health(self, request: web.Request) -> web.Response:
-        body = {"name": "influxdb", "message": "ready for queries and writes", "status": "pass", "checks": [],
-                "version": errors.VERSION, "commit": "apiserver"}
+        body = {
+            "name": "influxdb",
+            "message": "ready for queries and writes",
+            "status": "pass",
+            "checks": [],
+            "version": errors.VERSION,
+            "commit": "apiserver",
+        }
         response = influx_json(body, pretty=False)
         response.body = response.body + b"\n"
         return response
 
     async def ready(self, request: web.Request) -> web.Response:
-        started = datetime.fromtimestamp(self._started, timezone.utc)
+        started = datetime.fromtimestamp(self._started, UTC)
         up = time.time() - self._started
-        return influx_json({"status": "ready", "started": started.isoformat().replace("+00:00", "Z"),
-                            "up": f"{up:.3f}s"})
+        return influx_json(
+            {"status": "ready", "started": started.isoformat().replace("+00:00", "Z"), "up": f"{up:.3f}s"}
+        )
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -208,11 +225,11 @@ def _split_secrets_path(raw_path: str) -> tuple[str, str]:
     """(org segment, rest after `/secrets`) of the raw, still percent-encoded path; one trailing `/` stripped."""
     if raw_path.endswith("/"):
         raw_path = raw_path[:-1]
-    org_segment, _, rest = raw_path[len(ORGS) + 1:].partition("/")
+    org_segment, _, rest = raw_path[len(ORGS) + 1 :].partition("/")
     rest = "/" + rest
     if not rest.startswith(_SECRETS) or (len(rest) > len(_SECRETS) and rest[len(_SECRETS)] != "/"):
         raise PlainNotFound()
-    return org_segment, rest[len(_SECRETS):]
+    return org_segment, rest[len(_SECRETS) :]
 
 
 def _route(method: str, tail: str) -> tuple[str, str]:
@@ -246,8 +263,11 @@ def _denied(action: str, org_id: str) -> InfluxError:
 
 def _context(request: web.Request, principal: Principal) -> RequestContext:
     agent = request.headers.get("User-Agent", "") or "influxdb"
-    return RequestContext(principal=principal, request_id=request.get(REQUEST_ID, ""),
-                          default_manager=agent.split("/")[0][:128] or "influxdb")
+    return RequestContext(
+        principal=principal,
+        request_id=request.get(REQUEST_ID, ""),
+        default_manager=agent.split("/")[0][:128] or "influxdb",
+    )
 
 
 def _int_param(query, name: str, default: int) -> int:
@@ -270,17 +290,25 @@ def _org(namespace: dict[str, Any]) -> dict[str, Any]:
     org_id, name = _org_id(namespace), meta["name"]
     base = f"{ORGS}/{org_id}"
     created = _rfc3339(meta.get("creationTimestamp"))
-    links = {"self": base, "members": f"{base}/members", "owners": f"{base}/owners", "secrets": f"{base}/secrets",
-             "labels": f"{base}/labels", "logs": f"{base}/logs", "buckets": f"/api/v2/buckets?org={name}",
-             "tasks": f"/api/v2/tasks?org={name}", "dashboards": f"/api/v2/dashboards?org={name}"}
-    return {"links": links, "id": org_id, "name": name, "description": "", "createdAt": created,
-            "updatedAt": created}
+    links = {
+        "self": base,
+        "members": f"{base}/members",
+        "owners": f"{base}/owners",
+        "secrets": f"{base}/secrets",
+        "labels": f"{base}/labels",
+        "logs": f"{base}/logs",
+        "buckets": f"/api/v2/buckets?org={name}",
+        "tasks": f"/api/v2/tasks?org={name}",
+        "dashboards": f"/api/v2/dashboards?org={name}",
+    }
+    return {"links": links, "id": org_id, "name": name, "description": "", "createdAt": created, "updatedAt": created}
 
 
-def setup(app: web.Application, components: "Components") -> InfluxDBFacade:
+def setup(app: web.Application, components: Components) -> InfluxDBFacade:
     """Mount the facade's routes over the shared services and register its error dialect."""
-    facade = InfluxDBFacade(components.influxdb_values, FacadeNamespaces(components.namespaces),
-                            components.settings.influxdb_decrypter)
+    facade = InfluxDBFacade(
+        components.influxdb_values, FacadeNamespaces(components.namespaces), components.settings.influxdb_decrypter
+    )
     app.router.add_routes(facade.routes())
     surfaces = app[SURFACES]
     surfaces.add_dialect("/api/v2/", errors.render)

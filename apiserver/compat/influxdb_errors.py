@@ -20,14 +20,36 @@ SERVER_HEADERS = {"X-Influxdb-Build": BUILD, "X-Influxdb-Version": VERSION}
 JSON_TYPE = "application/json; charset=utf-8"
 
 # ErrorCode enum value -> HTTP status (kit/platform/errors `influxDBErrorToStatusCode`).
-STATUS = {"internal error": 500, "not implemented": 501, "invalid": 400, "unprocessable entity": 422,
-          "empty value": 400, "conflict": 422, "not found": 404, "unavailable": 503, "forbidden": 403,
-          "too many requests": 429, "unauthorized": 401, "method not allowed": 405, "request too large": 413,
-          "unsupported media type": 415}
+STATUS = {
+    "internal error": 500,
+    "not implemented": 501,
+    "invalid": 400,
+    "unprocessable entity": 422,
+    "empty value": 400,
+    "conflict": 422,
+    "not found": 404,
+    "unavailable": 503,
+    "forbidden": 403,
+    "too many requests": 429,
+    "unauthorized": 401,
+    "method not allowed": 405,
+    "request too large": 413,
+    "unsupported media type": 415,
+}
 # What the machinery's generic errors become when they reach an InfluxDB path.
-_FROM_STATUS = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not found", 405: "method not allowed",
-                409: "conflict", 413: "request too large", 415: "unsupported media type",
-                422: "unprocessable entity", 429: "too many requests", 503: "unavailable"}
+_FROM_STATUS = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not found",
+    405: "method not allowed",
+    409: "conflict",
+    413: "request too large",
+    415: "unsupported media type",
+    422: "unprocessable entity",
+    429: "too many requests",
+    503: "unavailable",
+}
 _GO_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 INTERNAL_MESSAGE = "An internal error has occurred - check server logs"
 
@@ -69,8 +91,9 @@ def json_body(body: Any, *, pretty: bool) -> bytes:
 
 
 def influx_json(body: Any, status: int = 200, *, pretty: bool = True) -> web.Response:
-    return web.Response(body=json_body(body, pretty=pretty), status=status, headers={
-        "Content-Type": JSON_TYPE, **SERVER_HEADERS})
+    return web.Response(
+        body=json_body(body, pretty=pretty), status=status, headers={"Content-Type": JSON_TYPE, **SERVER_HEADERS}
+    )
 
 
 def no_content() -> web.Response:
@@ -100,5 +123,6 @@ def render(request: web.Request, error: ApiError) -> web.StreamResponse:
         code, message, compact = "internal error", INTERNAL_MESSAGE, False
     status = STATUS[code] if not isinstance(error, InfluxError) else error.code
     headers = {"Content-Type": JSON_TYPE, "X-Platform-Error-Code": code, **SERVER_HEADERS, **error.headers}
-    return web.Response(body=json_body({"code": code, "message": message}, pretty=not compact), status=status,
-                        headers=headers)
+    return web.Response(
+        body=json_body({"code": code, "message": message}, pretty=not compact), status=status, headers=headers
+    )

@@ -96,7 +96,7 @@ class _Scanner:
                     raise _syntax(e, "in string escape code")
             elif c < 0x20:
                 raise _syntax(c, "in string literal")
-        text = json.loads(self.buf[start:self.i].decode("utf-8", "replace"))
+        text = json.loads(self.buf[start : self.i].decode("utf-8", "replace"))
         return _SURROGATE.sub("\ufffd", text)
 
     def number(self, first: int) -> None:

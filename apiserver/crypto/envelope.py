@@ -184,12 +184,7 @@ class Envelope:
             if dek is not None and self._fresh(dek.created):
                 return dek
             record = await self._repository.active_data_key(namespace)
-            if (
-                record is not None
-                and record.active
-                and record.namespace == namespace
-                and self._fresh(record.created)
-            ):
+            if record is not None and record.active and record.namespace == namespace and self._fresh(record.created):
                 dek = self._unwrap(record)
                 self._active[namespace] = dek
                 return dek
@@ -205,9 +200,7 @@ class Envelope:
             key=os.urandom(aead.KEY_SIZE),
         )
         wrapped = aead.seal(kek.key, dek.key, dek_aad(dek.id, namespace))
-        await self._repository.insert_data_key(
-            DataKeyRecord(dek.id, namespace, kek.id, wrapped, dek.created, True)
-        )
+        await self._repository.insert_data_key(DataKeyRecord(dek.id, namespace, kek.id, wrapped, dek.created, True))
         self._deks[dek.id] = dek
         self._active[namespace] = dek
         log.info("created data key %s for namespace %s under KEK %s", dek.id, namespace, kek.id)

@@ -116,8 +116,7 @@ def _parse_file(path: Path, text: str) -> KekRing:
 def _check_mode(path: Path, mode: int) -> None:
     if os.name == "posix" and mode & 0o077:
         raise KekConfigError(
-            f"KEK file {path} is accessible by group or others (mode {mode & 0o777:04o}); "
-            f"run: chmod 600 {path}"
+            f"KEK file {path} is accessible by group or others (mode {mode & 0o777:04o}); run: chmod 600 {path}"
         )
 
 

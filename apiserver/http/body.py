@@ -34,4 +34,3 @@ async def read_optional_object(request: web.Request, what: str) -> dict[str, Any
     if not isinstance(document, dict):
         raise bad_request(f"the body of {what} must be an object")
     return document
-

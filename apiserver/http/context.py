@@ -23,19 +23,30 @@ def request_context(request: web.Request) -> RequestContext:
     dry_run = query.getall("dryRun", [])
     if any(value != "All" for value in dry_run):
         bad = next(value for value in dry_run if value != "All")
-        raise invalid("CreateOptions", "", [field_error("not_supported", "dryRun", 'supported values: "All"', bad)],
-                      "meta.k8s.io")
+        raise invalid(
+            "CreateOptions", "", [field_error("not_supported", "dryRun", 'supported values: "All"', bad)], "meta.k8s.io"
+        )
     validation = query.get("fieldValidation", "")
     if validation not in _VALIDATION:
-        raise bad_request(f'fieldValidation: Unsupported value: "{validation}": supported values: '
-                          '"Ignore", "Strict", "Warn"')
+        raise bad_request(
+            f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'
+        )
     manager = query.get("fieldManager") or None
     if manager is not None and (len(manager) > 128 or not manager.isprintable()):
-        raise invalid("PatchOptions", "", [field_error("invalid", "fieldManager", "must be no more than 128 "
-                                                       "printable characters", manager)], "meta.k8s.io")
+        raise invalid(
+            "PatchOptions",
+            "",
+            [field_error("invalid", "fieldManager", "must be no more than 128 printable characters", manager)],
+            "meta.k8s.io",
+        )
     agent = request.headers.get("User-Agent", "") or "unknown"
-    ctx = RequestContext(principal=principal, request_id=request.get(REQUEST_ID, ""), dry_run=bool(dry_run),
-                         field_manager=manager, default_manager=agent.split("/")[0][:128] or "unknown",
-                         field_validation=_VALIDATION[validation])
+    ctx = RequestContext(
+        principal=principal,
+        request_id=request.get(REQUEST_ID, ""),
+        dry_run=bool(dry_run),
+        field_manager=manager,
+        default_manager=agent.split("/")[0][:128] or "unknown",
+        field_validation=_VALIDATION[validation],
+    )
     request[_CONTEXT] = ctx
     return ctx

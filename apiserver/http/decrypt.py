@@ -58,8 +58,10 @@ def add_routes(app: web.Application, service: DecryptService, prefix: str) -> No
         ctx = request_context(request)
         names = _names(await read_optional_object(request, "a decrypt request"))
         results = await service.decrypt(ctx, request.match_info["namespace"], names)
-        values = {name: {"value": _text(r)} if r.value is not None else {"errorMessage": r.error}
-                  for name, r in results.items()}
+        values = {
+            name: {"value": _text(r)} if r.value is not None else {"errorMessage": r.error}
+            for name, r in results.items()
+        }
         return _answer({"decryptedValues": values})
 
     async def not_allowed(request: web.Request) -> web.Response:

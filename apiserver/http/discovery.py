@@ -53,9 +53,15 @@ def group_versions(types: Iterable[ResourceType]) -> list[GroupVersion]:
 def version_info() -> dict[str, str]:
     """A Kubernetes `version.Info`: all fields are strings."""
     machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine().lower())
-    return {**KUBERNETES_VERSION, "gitCommit": "0000000000000000000000000000000000000000",
-            "gitTreeState": "clean", "buildDate": "2024-12-11T00:00:00Z", "goVersion": "go1.23.0",
-            "compiler": "gc", "platform": f"linux/{machine}"}
+    return {
+        **KUBERNETES_VERSION,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2024-12-11T00:00:00Z",
+        "goVersion": "go1.23.0",
+        "compiler": "gc",
+        "platform": f"linux/{machine}",
+    }
 
 
 def aggregated_version(accept: str) -> str | None:
@@ -63,8 +69,12 @@ def aggregated_version(accept: str) -> str | None:
     for choice in accept.split(","):
         parts = [p.strip() for p in choice.split(";")]
         params = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
-        if parts[0] in ("application/json", "application/*", "*/*") and params.get("as") == "APIGroupDiscoveryList" \
-                and params.get("g") == DISCOVERY_GROUP and params.get("v") in DISCOVERY_VERSIONS:
+        if (
+            parts[0] in ("application/json", "application/*", "*/*")
+            and params.get("as") == "APIGroupDiscoveryList"
+            and params.get("g") == DISCOVERY_GROUP
+            and params.get("v") in DISCOVERY_VERSIONS
+        ):
             return params["v"]
     return None
 
@@ -85,8 +95,13 @@ def _json(body: Any, content_type: str = "application/json") -> web.Response:
 
 
 def _api_resource(rtype: ResourceType) -> dict[str, Any]:
-    resource: dict[str, Any] = {"name": rtype.resource, "singularName": rtype.singular,
-                                "namespaced": rtype.namespaced, "kind": rtype.kind, "verbs": sorted(rtype.verbs)}
+    resource: dict[str, Any] = {
+        "name": rtype.resource,
+        "singularName": rtype.singular,
+        "namespaced": rtype.namespaced,
+        "kind": rtype.kind,
+        "verbs": sorted(rtype.verbs),
+    }
     if rtype.short_names:
         resource["shortNames"] = list(rtype.short_names)
     if rtype.categories:
@@ -99,7 +114,9 @@ def _discovery_resource(rtype: ResourceType) -> dict[str, Any]:
         "resource": rtype.resource,
         "responseKind": {"group": rtype.group, "version": rtype.version, "kind": rtype.kind},
         "scope": "Namespaced" if rtype.namespaced else "Cluster",
-        "singularResource": rtype.singular, "verbs": sorted(rtype.verbs)}
+        "singularResource": rtype.singular,
+        "verbs": sorted(rtype.verbs),
+    }
     if rtype.short_names:
         resource["shortNames"] = list(rtype.short_names)
     if rtype.categories:
@@ -121,21 +138,33 @@ class Discovery:
     # -- documents ------------------------------------------------------------------------
 
     def resource_list(self, gv: GroupVersion) -> dict[str, Any]:
-        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv.group_version,
-                "resources": [_api_resource(t) for t in gv.types]}
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": gv.group_version,
+            "resources": [_api_resource(t) for t in gv.types],
+        }
 
     def api_group(self, group: str) -> dict[str, Any]:
         versions = [{"groupVersion": gv.group_version, "version": gv.version} for gv in self._groups[group]]
-        return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions,
-                "preferredVersion": versions[0]}
+        return {
+            "kind": "APIGroup",
+            "apiVersion": "v1",
+            "name": group,
+            "versions": versions,
+            "preferredVersion": versions[0],
+        }
 
     def api_group_list(self) -> dict[str, Any]:
         groups = [{k: v for k, v in self.api_group(g).items() if k not in ("kind", "apiVersion")} for g in self._groups]
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
     def api_versions(self, server_address: str) -> dict[str, Any]:
-        return {"kind": "APIVersions", "versions": [gv.version for gv in self.core] or [PREFERRED_CORE],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+        return {
+            "kind": "APIVersions",
+            "versions": [gv.version for gv in self.core] or [PREFERRED_CORE],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+        }
 
     def aggregated(self, core: bool, version: str) -> dict[str, Any]:
         """`APIGroupDiscoveryList` for `/api` (core) or `/apis`; version order is preference order."""
@@ -146,8 +175,12 @@ class Discovery:
         else:
             for group, gvs in self._groups.items():
                 items.append({"metadata": {"name": group}, "versions": [self._aggregated_version(gv) for gv in gvs]})
-        return {"kind": "APIGroupDiscoveryList", "apiVersion": f"{DISCOVERY_GROUP}/{version}", "metadata": {},
-                "items": items}
+        return {
+            "kind": "APIGroupDiscoveryList",
+            "apiVersion": f"{DISCOVERY_GROUP}/{version}",
+            "metadata": {},
+            "items": items,
+        }
 
     @staticmethod
     def _aggregated_version(gv: GroupVersion) -> dict[str, Any]:
@@ -167,16 +200,24 @@ class Discovery:
                 media = f"application/json;g={DISCOVERY_GROUP};v={version};as=APIGroupDiscoveryList"
                 return _json(self.aggregated(core, version), media)
             if not _accepts_json(accept):
-                raise ApiError(406, "NotAcceptable", "only the following media types are accepted: application/json, "
-                               f"application/json;g={DISCOVERY_GROUP};v=v2;as=APIGroupDiscoveryList")
+                raise ApiError(
+                    406,
+                    "NotAcceptable",
+                    "only the following media types are accepted: application/json, "
+                    f"application/json;g={DISCOVERY_GROUP};v=v2;as=APIGroupDiscoveryList",
+                )
             if core:
                 return _json(self.api_versions(request.host))
             return _json(self.api_group_list())
+
         return handler
 
     def routes(self) -> list[web.RouteDef]:
-        routes = [web.get("/version", self.version), web.get("/api", self._root(core=True)),
-                  web.get("/apis", self._root(core=False))]
+        routes = [
+            web.get("/version", self.version),
+            web.get("/api", self._root(core=True)),
+            web.get("/apis", self._root(core=False)),
+        ]
         core_v1 = next((gv for gv in self.core if gv.version == PREFERRED_CORE), None)
         if core_v1 is None:  # Python's DynamicClient looks up /api/v1 on every kind-only search
             routes.append(web.get("/api/v1", _constant(self.resource_list(GroupVersion("", "v1", ())))))
@@ -192,4 +233,5 @@ def _constant(body: dict[str, Any]):
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=encoded, content_type="application/json")
+
     return handler

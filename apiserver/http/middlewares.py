@@ -17,8 +17,7 @@ from typing import Protocol
 from aiohttp import web
 
 from ..machinery.context import Principal
-from ..machinery.errors import (ApiError, internal, method_not_allowed, service_unavailable, too_large,
-                                unauthorized)
+from ..machinery.errors import ApiError, internal, method_not_allowed, service_unavailable, too_large, unauthorized
 from ..store.errors import StoreUnavailable
 from .context import PRINCIPAL, REQUEST_ID
 from .status import status_response
@@ -91,8 +90,14 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception as exc:  # a bug of ours: never leak details, always leave a trace to follow
         # Frames only: an exception's message may quote the request's data, and so a secret value.
         frames = "".join(traceback.format_tb(exc.__traceback__))
-        log.error("unhandled %s in %s %s (request %s)\n%s", type(exc).__name__, request.method, request.path,
-                  request.get(REQUEST_ID), frames)
+        log.error(
+            "unhandled %s in %s %s (request %s)\n%s",
+            type(exc).__name__,
+            request.method,
+            request.path,
+            request.get(REQUEST_ID),
+            frames,
+        )
         return _finish(request, surfaces.render(request, internal("an internal error occurred")))
 
 

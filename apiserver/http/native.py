@@ -26,21 +26,24 @@ async def livez(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def readyz_for(store: "Store"):
+def readyz_for(store: Store):
     """Ready while the store can answer consistent reads: a replica whose database is away is not."""
+
     async def readyz(request: web.Request) -> web.Response:
         try:
             await store.sync()
         except StoreUnavailable:
             return web.Response(status=503, text="the database is unavailable", headers={"Retry-After": "1"})
         return web.Response(text="ok")
+
     return readyz
 
 
-def add_routes(app: web.Application, components: "Components") -> None:
+def add_routes(app: web.Application, components: Components) -> None:
     async def activate_keeper(request: web.Request) -> web.Response:
-        keeper = await components.keeper_service.activate(request_context(request), request.match_info["namespace"],
-                                                          request.match_info["name"])
+        keeper = await components.keeper_service.activate(
+            request_context(request), request.match_info["namespace"], request.match_info["name"]
+        )
         return json_response(keeper)
 
     app.router.add_get("/livez", livez)

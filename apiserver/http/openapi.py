@@ -72,20 +72,40 @@ def to_openapi_schema(node: Any) -> Any:
 
 
 def _param(name: str, description: str, where: str = "query", type_: str = "string", **extra: Any) -> dict[str, Any]:
-    return {"name": name, "in": where, "description": description, "schema": {"type": type_, **extra},
-            **({"required": True} if where == "path" else {})}
+    return {
+        "name": name,
+        "in": where,
+        "description": description,
+        "schema": {"type": type_, **extra},
+        **({"required": True} if where == "path" else {}),
+    }
 
 
 _PRETTY = _param("pretty", "If 'true', the output is pretty printed.")
-_DRY_RUN = _param("dryRun", "When present, indicates that modifications should not be persisted. The only valid "
-                  "value is All: all dry run stages are processed, nothing is stored.")
-_FIELD_MANAGER = _param("fieldManager", "A name associated with the actor or entity that is making these changes. "
-                        "Required for apply requests (application/apply-patch+yaml).")
-_FIELD_VALIDATION = _param("fieldValidation", "How the server treats unknown or duplicate fields in the body: "
-                           "Ignore drops them, Warn (the default) drops them and answers with a warning header "
-                           "per field, Strict fails the request with 400 BadRequest.", uniqueItems=True)
-_FORCE = _param("force", "Force is going to \"force\" Apply requests: the applier takes ownership of fields "
-                "other managers set. Must be unset for non-apply patches.", type_="boolean", uniqueItems=True)
+_DRY_RUN = _param(
+    "dryRun",
+    "When present, indicates that modifications should not be persisted. The only valid "
+    "value is All: all dry run stages are processed, nothing is stored.",
+)
+_FIELD_MANAGER = _param(
+    "fieldManager",
+    "A name associated with the actor or entity that is making these changes. "
+    "Required for apply requests (application/apply-patch+yaml).",
+)
+_FIELD_VALIDATION = _param(
+    "fieldValidation",
+    "How the server treats unknown or duplicate fields in the body: "
+    "Ignore drops them, Warn (the default) drops them and answers with a warning header "
+    "per field, Strict fails the request with 400 BadRequest.",
+    uniqueItems=True,
+)
+_FORCE = _param(
+    "force",
+    'Force is going to "force" Apply requests: the applier takes ownership of fields '
+    "other managers set. Must be unset for non-apply patches.",
+    type_="boolean",
+    uniqueItems=True,
+)
 _WRITE_PARAMS = [_DRY_RUN, _FIELD_MANAGER, _FIELD_VALIDATION]
 _LIST_PARAMS = [
     _param("allowWatchBookmarks", "Requests watch events with type BOOKMARK.", type_="boolean", uniqueItems=True),
@@ -96,8 +116,13 @@ _LIST_PARAMS = [
     _param("resourceVersion", "Which version of the collection to read, or after which to watch."),
     _param("resourceVersionMatch", "How resourceVersion applies to a list: NotOlderThan or Exact."),
     _param("timeoutSeconds", "Timeout for the list or watch call.", type_="integer"),
-    _param("watch", "Watch for changes to the described resources and return them as a stream of add, update, "
-           "and remove notifications.", type_="boolean", uniqueItems=True),
+    _param(
+        "watch",
+        "Watch for changes to the described resources and return them as a stream of add, update, "
+        "and remove notifications.",
+        type_="boolean",
+        uniqueItems=True,
+    ),
 ]
 
 
@@ -110,8 +135,10 @@ def _content(name: str, media: Iterable[str] = ("application/json", "application
 
 
 def _responses(name: str, *codes: str) -> dict[str, Any]:
-    out = {code: {"description": {"200": "OK", "201": "Created", "202": "Accepted"}[code],
-                  "content": _content(name)} for code in codes}
+    out = {
+        code: {"description": {"200": "OK", "201": "Created", "202": "Accepted"}[code], "content": _content(name)}
+        for code in codes
+    }
     out["401"] = {"description": "Unauthorized"}
     return out
 
@@ -127,12 +154,26 @@ class _Operations:
         scope = "Namespaced" if rtype.namespaced else ""
         self.suffix = f"{scope}{rtype.kind}"
 
-    def _op(self, verb: str, action: str, summary: str, params: list, responses: dict, body: dict | None = None,
-            op_id: str | None = None) -> dict[str, Any]:
+    def _op(
+        self,
+        verb: str,
+        action: str,
+        summary: str,
+        params: list,
+        responses: dict,
+        body: dict | None = None,
+        op_id: str | None = None,
+    ) -> dict[str, Any]:
         tag = f"{self.rtype.group or 'core'}_{self.rtype.version}".replace(".", "")
-        op: dict[str, Any] = {"tags": [tag], "description": summary, "operationId": op_id or f"{verb}{self.suffix}",
-                              "parameters": params, "responses": responses,
-                              "x-kubernetes-action": action, "x-kubernetes-group-version-kind": dict(self.gvk)}
+        op: dict[str, Any] = {
+            "tags": [tag],
+            "description": summary,
+            "operationId": op_id or f"{verb}{self.suffix}",
+            "parameters": params,
+            "responses": responses,
+            "x-kubernetes-action": action,
+            "x-kubernetes-group-version-kind": dict(self.gvk),
+        }
         if body is not None:
             op["requestBody"] = body
         return op
@@ -141,14 +182,29 @@ class _Operations:
         kind = self.rtype.kind
         body = {"required": True, "content": _content(self.kind_ref)}
         return {
-            "get": self._op("list", "list", f"list or watch objects of kind {kind}", list(_LIST_PARAMS),
-                            _responses(self.list_ref, "200")),
-            "post": self._op("create", "post", f"create a {kind}", list(_WRITE_PARAMS),
-                             _responses(self.kind_ref, "200", "201", "202"), body),
-            "delete": self._op("deletecollection", "deletecollection", f"delete collection of {kind}",
-                               [*_LIST_PARAMS, _DRY_RUN],
-                               _responses(STATUS, "200"),
-                               {"content": _content(DELETE_OPTIONS)}),
+            "get": self._op(
+                "list",
+                "list",
+                f"list or watch objects of kind {kind}",
+                list(_LIST_PARAMS),
+                _responses(self.list_ref, "200"),
+            ),
+            "post": self._op(
+                "create",
+                "post",
+                f"create a {kind}",
+                list(_WRITE_PARAMS),
+                _responses(self.kind_ref, "200", "201", "202"),
+                body,
+            ),
+            "delete": self._op(
+                "deletecollection",
+                "deletecollection",
+                f"delete collection of {kind}",
+                [*_LIST_PARAMS, _DRY_RUN],
+                _responses(STATUS, "200"),
+                {"content": _content(DELETE_OPTIONS)},
+            ),
         }
 
     def item(self) -> dict[str, Any]:
@@ -157,18 +213,43 @@ class _Operations:
         patch_body = {"required": True, "content": {m: {"schema": _ref(PATCH)} for m in PATCH_MEDIA}}
         return {
             "get": self._op("read", "get", f"read the specified {kind}", [], _responses(self.kind_ref, "200")),
-            "put": self._op("replace", "put", f"replace the specified {kind}", list(_WRITE_PARAMS),
-                            _responses(self.kind_ref, "200", "201"), body),
-            "patch": self._op("patch", "patch", f"partially update the specified {kind}",
-                              [*_WRITE_PARAMS, _FORCE], _responses(self.kind_ref, "200", "201"), patch_body),
-            "delete": self._op("delete", "delete", f"delete a {kind}", [_DRY_RUN],
-                               _responses(STATUS, "200", "202"), {"content": _content(DELETE_OPTIONS)}),
+            "put": self._op(
+                "replace",
+                "put",
+                f"replace the specified {kind}",
+                list(_WRITE_PARAMS),
+                _responses(self.kind_ref, "200", "201"),
+                body,
+            ),
+            "patch": self._op(
+                "patch",
+                "patch",
+                f"partially update the specified {kind}",
+                [*_WRITE_PARAMS, _FORCE],
+                _responses(self.kind_ref, "200", "201"),
+                patch_body,
+            ),
+            "delete": self._op(
+                "delete",
+                "delete",
+                f"delete a {kind}",
+                [_DRY_RUN],
+                _responses(STATUS, "200", "202"),
+                {"content": _content(DELETE_OPTIONS)},
+            ),
         }
 
     def all_namespaces(self) -> dict[str, Any]:
-        return {"get": self._op("list", "list", f"list or watch objects of kind {self.rtype.kind}",
-                                list(_LIST_PARAMS), _responses(self.list_ref, "200"),
-                                op_id=f"list{self.rtype.kind}ForAllNamespaces")}
+        return {
+            "get": self._op(
+                "list",
+                "list",
+                f"list or watch objects of kind {self.rtype.kind}",
+                list(_LIST_PARAMS),
+                _responses(self.list_ref, "200"),
+                op_id=f"list{self.rtype.kind}ForAllNamespaces",
+            )
+        }
 
 
 def _paths(gv: GroupVersion) -> dict[str, Any]:
@@ -193,27 +274,50 @@ def _meta_schemas() -> dict[str, Any]:
     """The few apimachinery types the operations refer to, abridged to what clients read."""
     string = {"type": "string"}
     return {
-        LIST_META: {"type": "object", "description": "Metadata of a list: its resourceVersion and paging token.",
-                    "properties": {"resourceVersion": {**string, "description": "The version of the list."},
-                                   "continue": {**string, "description": "Token to fetch the next page."},
-                                   "remainingItemCount": {"type": "integer", "format": "int64",
-                                                          "description": "Items after this page (approximate)."}}},
-        STATUS: {"type": "object", "description": "Status is the result of operations that do not return an object.",
-                 "properties": {"apiVersion": string, "kind": string, "status": string, "message": string,
-                                "reason": string, "code": {"type": "integer", "format": "int32"},
-                                "details": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                                "metadata": _ref(LIST_META)},
-                 "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "Status"}]},
+        LIST_META: {
+            "type": "object",
+            "description": "Metadata of a list: its resourceVersion and paging token.",
+            "properties": {
+                "resourceVersion": {**string, "description": "The version of the list."},
+                "continue": {**string, "description": "Token to fetch the next page."},
+                "remainingItemCount": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "Items after this page (approximate).",
+                },
+            },
+        },
+        STATUS: {
+            "type": "object",
+            "description": "Status is the result of operations that do not return an object.",
+            "properties": {
+                "apiVersion": string,
+                "kind": string,
+                "status": string,
+                "message": string,
+                "reason": string,
+                "code": {"type": "integer", "format": "int32"},
+                "details": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                "metadata": _ref(LIST_META),
+            },
+            "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "Status"}],
+        },
         DELETE_OPTIONS: {
-            "type": "object", "description": "Options of a delete: dry run and preconditions.",
-            "properties": {"apiVersion": string, "kind": string,
-                           "dryRun": {"type": "array", "items": string},
-                           "gracePeriodSeconds": {"type": "integer", "format": "int64"},
-                           "propagationPolicy": string,
-                           "preconditions": {"type": "object", "properties": {"uid": string,
-                                                                              "resourceVersion": string}}}},
-        PATCH: {"type": "object", "description": "Patch is provided to give a concrete name and type to the "
-                "Kubernetes PATCH request body."},
+            "type": "object",
+            "description": "Options of a delete: dry run and preconditions.",
+            "properties": {
+                "apiVersion": string,
+                "kind": string,
+                "dryRun": {"type": "array", "items": string},
+                "gracePeriodSeconds": {"type": "integer", "format": "int64"},
+                "propagationPolicy": string,
+                "preconditions": {"type": "object", "properties": {"uid": string, "resourceVersion": string}},
+            },
+        },
+        PATCH: {
+            "type": "object",
+            "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.",
+        },
     }
 
 
@@ -230,8 +334,14 @@ class OpenAPI:
             self._documents[gv.path.lstrip("/")] = orjson.dumps(documents[-1])
         self._v2 = OpenAPIV2(documents, KUBERNETES_VERSION["gitVersion"])
         self._hashes = {key: hashlib.sha512(body).hexdigest() for key, body in self._documents.items()}
-        self._index = orjson.dumps({"paths": {key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
-                                              for key, digest in self._hashes.items()}})
+        self._index = orjson.dumps(
+            {
+                "paths": {
+                    key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={digest}"}
+                    for key, digest in self._hashes.items()
+                }
+            }
+        )
         self._index_etag = '"' + hashlib.sha512(self._index).hexdigest()[:32] + '"'
 
     @staticmethod
@@ -239,23 +349,35 @@ class OpenAPI:
         components = _meta_schemas()
         for rtype in gv.types:
             kind_schema = to_openapi_schema(schemas[rtype].document)
-            kind_schema.setdefault("x-kubernetes-group-version-kind",
-                                   [{"group": rtype.group, "version": rtype.version, "kind": rtype.kind}])
+            kind_schema.setdefault(
+                "x-kubernetes-group-version-kind",
+                [{"group": rtype.group, "version": rtype.version, "kind": rtype.kind}],
+            )
             components[schema_name(rtype)] = kind_schema
             components[schema_name(rtype, rtype.list_kind)] = {
-                "type": "object", "required": ["items"],
+                "type": "object",
+                "required": ["items"],
                 "description": f"{rtype.list_kind} is a list of {rtype.kind} objects.",
                 "properties": {
                     "apiVersion": {"type": "string", "description": f"Always {rtype.api_version}."},
                     "kind": {"type": "string", "description": f"Always {rtype.list_kind}."},
                     "metadata": {**_ref(LIST_META), "description": "Standard list metadata."},
-                    "items": {"type": "array", "description": f"The {rtype.resource}.",
-                              "items": _ref(schema_name(rtype))}},
-                "x-kubernetes-group-version-kind": [{"group": rtype.group, "version": rtype.version,
-                                                     "kind": rtype.list_kind}]}
-        return {"openapi": "3.0.0",
-                "info": {"title": "apiserver", "version": KUBERNETES_VERSION["gitVersion"]},
-                "paths": _paths(gv), "components": {"schemas": components}}
+                    "items": {
+                        "type": "array",
+                        "description": f"The {rtype.resource}.",
+                        "items": _ref(schema_name(rtype)),
+                    },
+                },
+                "x-kubernetes-group-version-kind": [
+                    {"group": rtype.group, "version": rtype.version, "kind": rtype.list_kind}
+                ],
+            }
+        return {
+            "openapi": "3.0.0",
+            "info": {"title": "apiserver", "version": KUBERNETES_VERSION["gitVersion"]},
+            "paths": _paths(gv),
+            "components": {"schemas": components},
+        }
 
     async def index(self, request: web.Request) -> web.Response:
         if request.headers.get("If-None-Match") == self._index_etag:
@@ -280,5 +402,8 @@ class OpenAPI:
         return web.Response(body=body, content_type="application/json", headers=headers)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/openapi/v3", self.index), web.get("/openapi/v3/{gv:.+}", self.group_version),
-                *self._v2.routes()]
+        return [
+            web.get("/openapi/v3", self.index),
+            web.get("/openapi/v3/{gv:.+}", self.group_version),
+            *self._v2.routes(),
+        ]

@@ -27,6 +27,7 @@ _OPERATIONS = {"get": 2, "put": 3, "post": 4, "delete": 5, "patch": 8}  # PathIt
 
 # -- protobuf writing ---------------------------------------------------------------------------
 
+
 def _varint(value: int) -> bytes:
     value &= (1 << 64) - 1  # negative int64s are ten-byte two's complement
     out = bytearray()
@@ -75,14 +76,24 @@ def _extensions(number: int, node: dict[str, Any]) -> bytes:
 
 # -- schemas ------------------------------------------------------------------------------------
 
+
 def schema(node: dict[str, Any]) -> bytes:
     """A v3 (3.0) schema object as a gnostic v2 `Schema` message."""
     if "$ref" in node:
         return _string(1, "#/definitions/" + node["$ref"].removeprefix(_V3_REF))
-    out = [_string(2, node.get("format")), _string(4, node.get("description")),
-           _int(11, node.get("maxLength")), _int(12, node.get("minLength")), _string(13, node.get("pattern")),
-           _int(14, node.get("maxItems")), _int(15, node.get("minItems")), _bool(16, node.get("uniqueItems")),
-           _double(7, node.get("maximum")), _double(9, node.get("minimum")), _strings(19, node.get("required"))]
+    out = [
+        _string(2, node.get("format")),
+        _string(4, node.get("description")),
+        _int(11, node.get("maxLength")),
+        _int(12, node.get("minLength")),
+        _string(13, node.get("pattern")),
+        _int(14, node.get("maxItems")),
+        _int(15, node.get("minItems")),
+        _bool(16, node.get("uniqueItems")),
+        _double(7, node.get("maximum")),
+        _double(9, node.get("minimum")),
+        _strings(19, node.get("required")),
+    ]
     out += [_any(20, value) for value in node.get("enum") or []]
     extra = node.get("additionalProperties")
     if isinstance(extra, dict):
@@ -94,8 +105,9 @@ def schema(node: dict[str, Any]) -> bytes:
     if isinstance(node.get("items"), dict):
         out.append(_bytes(23, _bytes(1, schema(node["items"]))))
     if "properties" in node:
-        named = b"".join(_bytes(1, _string(1, name) + _bytes(2, schema(sub)))
-                         for name, sub in node["properties"].items())
+        named = b"".join(
+            _bytes(1, _string(1, name) + _bytes(2, schema(sub))) for name, sub in node["properties"].items()
+        )
         out.append(_bytes(25, named))
     out.append(_bool(27, node.get("readOnly")))
     out.append(_extensions(31, node))
@@ -104,11 +116,16 @@ def schema(node: dict[str, Any]) -> bytes:
 
 # -- paths --------------------------------------------------------------------------------------
 
+
 def _parameter(param: dict[str, Any]) -> bytes:
     """A v3 parameter as a `ParametersItem` (query or path `NonBodyParameter`)."""
     kind = param.get("schema", {})
-    sub = (_bool(1, param.get("required")) + _string(2, param["in"]) + _string(3, param.get("description"))
-           + _string(4, param["name"]))
+    sub = (
+        _bool(1, param.get("required"))
+        + _string(2, param["in"])
+        + _string(3, param.get("description"))
+        + _string(4, param["name"])
+    )
     if param["in"] == "query":
         sub += _string(6, kind.get("type")) + _bool(20, kind.get("uniqueItems"))
         non_body = _bytes(3, sub)
@@ -120,8 +137,12 @@ def _parameter(param: dict[str, Any]) -> bytes:
 
 def _body_parameter(request_body: dict[str, Any]) -> bytes:
     content = next(iter(request_body["content"].values()))
-    body = (_string(2, "body") + _string(3, "body") + _bool(4, request_body.get("required"))
-            + _bytes(5, schema(content["schema"])))
+    body = (
+        _string(2, "body")
+        + _string(3, "body")
+        + _bool(4, request_body.get("required"))
+        + _bytes(5, schema(content["schema"]))
+    )
     return _bytes(1, _bytes(1, body))
 
 
@@ -137,8 +158,12 @@ def _responses(responses: dict[str, Any]) -> bytes:
 
 
 def _operation(op: dict[str, Any]) -> bytes:
-    out = [_strings(1, op.get("tags")), _string(3, op.get("description")), _string(5, op.get("operationId")),
-           _strings(6, ["application/json", "application/yaml"])]
+    out = [
+        _strings(1, op.get("tags")),
+        _string(3, op.get("description")),
+        _string(5, op.get("operationId")),
+        _strings(6, ["application/json", "application/yaml"]),
+    ]
     if "requestBody" in op:
         out.append(_strings(7, list(op["requestBody"]["content"])))
     out += [_bytes(8, _parameter(p)) for p in op.get("parameters") or []]
@@ -164,8 +189,12 @@ def document(v3_documents: list[dict[str, Any]], version: str) -> bytes:
         definitions.update(doc["components"]["schemas"])
     named_paths = b"".join(_bytes(2, _string(1, p) + _bytes(2, _path_item(item))) for p, item in sorted(paths.items()))
     named_schemas = b"".join(_bytes(1, _string(1, n) + _bytes(2, schema(s))) for n, s in sorted(definitions.items()))
-    return (_string(1, "2.0") + _bytes(2, _string(1, "apiserver") + _string(2, version))
-            + _bytes(8, named_paths) + _bytes(9, named_schemas))
+    return (
+        _string(1, "2.0")
+        + _bytes(2, _string(1, "apiserver") + _string(2, version))
+        + _bytes(8, named_paths)
+        + _bytes(9, named_schemas)
+    )
 
 
 class OpenAPIV2:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import orjson
 
@@ -28,7 +28,7 @@ _MAX_DEPTH = 16
 @dataclass(frozen=True)
 class Field:
     name: str
-    kind: Union[str, "Message"]  # string | bytes | int64 | bool | time | fields_json | map | a Message
+    kind: str | Message  # string | bytes | int64 | bool | time | fields_json | map | a Message
     repeated: bool = False
 
 
@@ -36,22 +36,45 @@ Message = dict[int, Field]
 
 TIME: Message = {1: Field("seconds", "int64"), 2: Field("nanos", "int64")}
 TYPE_META: Message = {1: Field("apiVersion", "string"), 2: Field("kind", "string")}
-UNKNOWN: Message = {1: Field("typeMeta", TYPE_META), 2: Field("raw", "bytes"),
-                    3: Field("contentEncoding", "string"), 4: Field("contentType", "string")}
-OWNER_REFERENCE: Message = {1: Field("kind", "string"), 3: Field("name", "string"), 4: Field("uid", "string"),
-                            5: Field("apiVersion", "string"), 6: Field("controller", "bool"),
-                            7: Field("blockOwnerDeletion", "bool")}
-MANAGED_FIELDS_ENTRY: Message = {1: Field("manager", "string"), 2: Field("operation", "string"),
-                                 3: Field("apiVersion", "string"), 4: Field("time", "time"),
-                                 6: Field("fieldsType", "string"), 7: Field("fieldsV1", "fields_json"),
-                                 8: Field("subresource", "string")}
+UNKNOWN: Message = {
+    1: Field("typeMeta", TYPE_META),
+    2: Field("raw", "bytes"),
+    3: Field("contentEncoding", "string"),
+    4: Field("contentType", "string"),
+}
+OWNER_REFERENCE: Message = {
+    1: Field("kind", "string"),
+    3: Field("name", "string"),
+    4: Field("uid", "string"),
+    5: Field("apiVersion", "string"),
+    6: Field("controller", "bool"),
+    7: Field("blockOwnerDeletion", "bool"),
+}
+MANAGED_FIELDS_ENTRY: Message = {
+    1: Field("manager", "string"),
+    2: Field("operation", "string"),
+    3: Field("apiVersion", "string"),
+    4: Field("time", "time"),
+    6: Field("fieldsType", "string"),
+    7: Field("fieldsV1", "fields_json"),
+    8: Field("subresource", "string"),
+}
 OBJECT_META: Message = {
-    1: Field("name", "string"), 2: Field("generateName", "string"), 3: Field("namespace", "string"),
-    4: Field("selfLink", "string"), 5: Field("uid", "string"), 6: Field("resourceVersion", "string"),
-    7: Field("generation", "int64"), 8: Field("creationTimestamp", "time"), 9: Field("deletionTimestamp", "time"),
-    10: Field("deletionGracePeriodSeconds", "int64"), 11: Field("labels", "map", repeated=True),
-    12: Field("annotations", "map", repeated=True), 13: Field("ownerReferences", OWNER_REFERENCE, repeated=True),
-    14: Field("finalizers", "string", repeated=True), 17: Field("managedFields", MANAGED_FIELDS_ENTRY, repeated=True),
+    1: Field("name", "string"),
+    2: Field("generateName", "string"),
+    3: Field("namespace", "string"),
+    4: Field("selfLink", "string"),
+    5: Field("uid", "string"),
+    6: Field("resourceVersion", "string"),
+    7: Field("generation", "int64"),
+    8: Field("creationTimestamp", "time"),
+    9: Field("deletionTimestamp", "time"),
+    10: Field("deletionGracePeriodSeconds", "int64"),
+    11: Field("labels", "map", repeated=True),
+    12: Field("annotations", "map", repeated=True),
+    13: Field("ownerReferences", OWNER_REFERENCE, repeated=True),
+    14: Field("finalizers", "string", repeated=True),
+    17: Field("managedFields", MANAGED_FIELDS_ENTRY, repeated=True),
 }
 NAMESPACE: Message = {
     1: Field("metadata", OBJECT_META),
@@ -92,12 +115,12 @@ def _fields(data: bytes):
             length, pos = _varint(data, pos)
             if pos + length > len(data):
                 raise _Malformed("truncated field")
-            value, pos = data[pos:pos + length], pos + length
+            value, pos = data[pos : pos + length], pos + length
         elif wire in (1, 5):
             size = 8 if wire == 1 else 4
             if pos + size > len(data):
                 raise _Malformed("truncated field")
-            value, pos = int.from_bytes(data[pos:pos + size], "little"), pos + size
+            value, pos = int.from_bytes(data[pos : pos + size], "little"), pos + size
         else:
             raise _Malformed(f"unsupported wire type {wire}")
         if number == 0:
@@ -127,7 +150,7 @@ def _scalar(kind: str, wire: int, value: Any, depth: int) -> Any:
         time = _message(value, TIME, depth + 1)
         if not time.get("seconds"):
             return None  # the zero Time, `null` in JSON
-        moment = dt.datetime.fromtimestamp(time.get("seconds", 0), dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(time.get("seconds", 0), dt.UTC)
         return moment.isoformat().replace("+00:00", "Z")
     if wire != 0:
         raise _Malformed("expected a varint field")
@@ -168,7 +191,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     if not body.startswith(MAGIC):
         raise bad_request("the protobuf body does not start with the Kubernetes magic number")
     try:
-        envelope = _message(body[len(MAGIC):], UNKNOWN)
+        envelope = _message(body[len(MAGIC) :], UNKNOWN)
         type_meta = envelope.get("typeMeta", {})
         api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
         message = KINDS.get((api_version, kind))
@@ -190,4 +213,3 @@ def _omit_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [_omit_empty(v) for v in value]
     return value
-

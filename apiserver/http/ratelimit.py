@@ -15,8 +15,14 @@ from collections.abc import Callable
 
 
 class FailureLimiter:
-    def __init__(self, limit: int = 20, window: float = 10.0, *, max_sources: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limit: int = 20,
+        window: float = 10.0,
+        *,
+        max_sources: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.max_sources = max_sources

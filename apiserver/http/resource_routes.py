@@ -35,8 +35,11 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _warnings(ctx) -> dict[str, str]:
-    return {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in ctx.warnings)} \
-        if ctx.warnings else {}
+    return (
+        {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in ctx.warnings)}
+        if ctx.warnings
+        else {}
+    )
 
 
 class ResourceEndpoints:
@@ -50,7 +53,10 @@ class ResourceEndpoints:
     def routes(self, prefix: str) -> list[web.AbstractRouteDef]:
         r = self.type.resource
         if self.type.namespaced:
-            collection, item = f"{prefix}/namespaces/{{namespace}}/{r}", f"{prefix}/namespaces/{{namespace}}/{r}/{{name}}"
+            collection, item = (
+                f"{prefix}/namespaces/{{namespace}}/{r}",
+                f"{prefix}/namespaces/{{namespace}}/{r}/{{name}}",
+            )
         else:
             collection, item = f"{prefix}/{r}", f"{prefix}/{r}/{{name}}"
         routes = [
@@ -100,23 +106,32 @@ class ResourceEndpoints:
     def _include_object(request: web.Request) -> str:
         include = request.query.get("includeObject") or "Metadata"
         if include not in ("None", "Metadata", "Object"):
-            raise bad_request(f'includeObject: Unsupported value: "{include}": supported values: '
-                              '"None", "Metadata", "Object"')
+            raise bad_request(
+                f'includeObject: Unsupported value: "{include}": supported values: "None", "Metadata", "Object"'
+            )
         return include
 
     def _table(self, request: web.Request, objects: list[dict], list_meta: dict) -> web.Response:
         body = to_table(self.registry.strategy, objects, list_meta, self._include_object(request))
         return web.Response(body=orjson.dumps(body), headers={"Content-Type": TABLE_MEDIA})
 
-    async def _watch(self, request: web.Request, ctx, namespace: str | None, options: ListOptions) -> web.StreamResponse:
+    async def _watch(
+        self, request: web.Request, ctx, namespace: str | None, options: ListOptions
+    ) -> web.StreamResponse:
         timeout_text = request.query.get("timeoutSeconds")
         try:
             timeout = float(timeout_text) if timeout_text else None
         except ValueError:
             raise bad_request(f'timeoutSeconds: Invalid value: "{timeout_text}": must be an integer') from None
         include = self._include_object(request) if wants_table(request.headers.get("Accept", "")) else None
-        events = watch_events(self.registry, ctx, namespace, options, timeout=timeout,
-                              bookmarks=request.query.get("allowWatchBookmarks") in _TRUE)
+        events = watch_events(
+            self.registry,
+            ctx,
+            namespace,
+            options,
+            timeout=timeout,
+            bookmarks=request.query.get("allowWatchBookmarks") in _TRUE,
+        )
         first = await anext(events, None)  # authorization and 410s surface before the 200 is sent
         response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
         response.enable_chunked_encoding()
@@ -153,8 +168,9 @@ class ResourceEndpoints:
 
     async def update(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
-        obj = await self.registry.update(ctx, self._namespace(request), request.match_info["name"],
-                                         await self._document(request))
+        obj = await self.registry.update(
+            ctx, self._namespace(request), request.match_info["name"], await self._document(request)
+        )
         return json_response(obj, 200, _warnings(ctx))
 
     async def patch(self, request: web.Request) -> web.Response:
@@ -162,8 +178,12 @@ class ResourceEndpoints:
         ptype = patch.patch_type(request.headers.get("Content-Type"))
         force = request.query.get("force")
         if force is not None and ptype != patch.APPLY_PATCH:
-            raise invalid("PatchOptions", "", [field_error("forbidden", "force", "may not be specified for "
-                                                           "non-apply patch")], "meta.k8s.io")
+            raise invalid(
+                "PatchOptions",
+                "",
+                [field_error("forbidden", "force", "may not be specified for non-apply patch")],
+                "meta.k8s.io",
+            )
         document = patch.parse_patch_body(ptype, await read_body(request))
         namespace, name = self._namespace(request), request.match_info["name"]
         if ptype == patch.APPLY_PATCH:
@@ -177,14 +197,19 @@ class ResourceEndpoints:
             if isinstance(patched, dict):  # fieldValidation judges what the patch produced
                 self.registry._handle_unknown_fields(ctx, patched)
             return patched
+
         precondition = _patch_precondition(ptype, document)
         obj = await self.registry.guaranteed_update(ctx, namespace, name, transform, precondition)
         return json_response(obj, 200, _warnings(ctx))
 
     async def _apply(self, ctx, namespace: str, name: str, document: dict, force: bool) -> tuple[dict, bool]:
         if not ctx.field_manager:
-            raise invalid("PatchOptions", "", [field_error("required", "fieldManager", "is required for apply patch")],
-                          "meta.k8s.io")
+            raise invalid(
+                "PatchOptions",
+                "",
+                [field_error("required", "fieldManager", "is required for apply patch")],
+                "meta.k8s.io",
+            )
         registry = self.registry
         registry.authorize_write(ctx, "patch", namespace, name)
         # A write-only payload is kept out of field ownership (fieldsV1 of a value nobody can read
@@ -198,8 +223,9 @@ class ResourceEndpoints:
         now = now_rfc3339()
 
         def ssa(current: dict | None) -> managedfields.ApplyResult:
-            result = managedfields.server_side_apply(current, config, ctx.field_manager, force=force,
-                                                     api_version=self.type.api_version, now=now)
+            result = managedfields.server_side_apply(
+                current, config, ctx.field_manager, force=force, api_version=self.type.api_version, now=now
+            )
             result.obj = patch.apply_merge_patch(result.obj, payload_fields) if payload_fields else result.obj
             return result
 
@@ -216,8 +242,9 @@ class ResourceEndpoints:
             applied["managed"] = result.managed_fields
             return result.obj
 
-        obj = await registry.guaranteed_update(ctx, namespace, name, transform, precondition,
-                                               managed=lambda _old, _new: applied["managed"])
+        obj = await registry.guaranteed_update(
+            ctx, namespace, name, transform, precondition, managed=lambda _old, _new: applied["managed"]
+        )
         return obj, False
 
     async def delete(self, request: web.Request) -> web.Response:
@@ -250,8 +277,14 @@ class ResourceEndpoints:
                     raise
                 continue
             deleted.append(obj)
-        return json_response({"kind": self.type.list_kind, "apiVersion": self.type.api_version,
-                              "metadata": {"resourceVersion": str(self.registry.store.revision)}, "items": deleted})
+        return json_response(
+            {
+                "kind": self.type.list_kind,
+                "apiVersion": self.type.api_version,
+                "metadata": {"resourceVersion": str(self.registry.store.revision)},
+                "items": deleted,
+            }
+        )
 
 
 def _removed_fields(original: Any, stripped: Any) -> dict[str, Any]:
@@ -268,8 +301,12 @@ def _removed_fields(original: Any, stripped: Any) -> dict[str, Any]:
 
 
 def _bad_dry_run(values: Any) -> bool:
-    raise invalid("DeleteOptions", "", [field_error("not_supported", "dryRun", 'supported values: "All"',
-                                                    str(values))], "meta.k8s.io")
+    raise invalid(
+        "DeleteOptions",
+        "",
+        [field_error("not_supported", "dryRun", 'supported values: "All"', str(values))],
+        "meta.k8s.io",
+    )
 
 
 def _patcher(ptype: str, document: Any) -> Callable[[dict], dict]:
@@ -284,7 +321,11 @@ def _patch_precondition(ptype: str, document: Any) -> str | None:
     """A resourceVersion the patch sets is a precondition (as upstream's patcher treats it)."""
     if ptype == patch.JSON_PATCH:
         for op in document:
-            if isinstance(op, dict) and op.get("path") == "/metadata/resourceVersion" and op.get("op") in ("add", "replace"):
+            if (
+                isinstance(op, dict)
+                and op.get("path") == "/metadata/resourceVersion"
+                and op.get("op") in ("add", "replace")
+            ):
                 return str(op.get("value"))
         return None
     meta = document.get("metadata") if isinstance(document, dict) else None

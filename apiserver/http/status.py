@@ -11,8 +11,15 @@ from ..machinery.errors import ApiError
 
 
 def status_body(error: ApiError) -> dict[str, Any]:
-    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": error.message, "reason": error.reason, "code": error.code}
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": error.message,
+        "reason": error.reason,
+        "code": error.code,
+    }
     details: dict[str, Any] = {}
     if error.name:
         details["name"] = error.name
@@ -32,5 +39,9 @@ def status_body(error: ApiError) -> dict[str, Any]:
 
 
 def status_response(error: ApiError) -> web.Response:
-    return web.Response(body=orjson.dumps(status_body(error)), status=error.code, content_type="application/json",
-                        headers=error.headers or None)
+    return web.Response(
+        body=orjson.dumps(status_body(error)),
+        status=error.code,
+        content_type="application/json",
+        headers=error.headers or None,
+    )

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .resource_routes import json_response
+from ..machinery.documents import decode_document
 from ..machinery.errors import ApiError
 from ..services.token_admin import TokenAdmin
 from ..services.tokens import TOKENS
-from ..machinery.documents import decode_document
 from .body import media_type, read_body
 from .context import request_context
+from .resource_routes import json_response
 
 TOKENS_PATH = f"/apis/{TOKENS.group}/{TOKENS.version}/tokens"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -31,8 +31,9 @@ def add_routes(app: web.Application, admin: TokenAdmin) -> None:
 
     async def list_tokens(request: web.Request) -> web.Response:
         records = admin.list(request_context(request))
-        return json_response({"kind": "TokenList", "apiVersion": TOKENS.api_version,
-                              "items": [r.public() for r in records]})
+        return json_response(
+            {"kind": "TokenList", "apiVersion": TOKENS.api_version, "items": [r.public() for r in records]}
+        )
 
     async def get(request: web.Request) -> web.Response:
         return json_response(admin.get(request_context(request), request.match_info["id"]).public())
@@ -43,8 +44,13 @@ def add_routes(app: web.Application, admin: TokenAdmin) -> None:
         return json_response((await admin.revoke(ctx, body)).public())
 
     async def not_allowed(request: web.Request) -> web.Response:
-        raise ApiError(405, "MethodNotAllowed", f'{request.method} is not supported on "{request.path}"',
-                       TOKENS.group, TOKENS.resource)
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            f'{request.method} is not supported on "{request.path}"',
+            TOKENS.group,
+            TOKENS.resource,
+        )
 
     app.router.add_post(f"{TOKENS_PATH}/revoke", revoke)
     app.router.add_route("*", f"{TOKENS_PATH}/revoke", not_allowed)

@@ -8,12 +8,28 @@ from .context import RequestContext
 
 
 class Auditor(Protocol):
-    def record(self, ctx: RequestContext, operation: str, resource: str, namespace: str, name: str,
-               outcome: str, reason: str = "") -> None:
+    def record(
+        self,
+        ctx: RequestContext,
+        operation: str,
+        resource: str,
+        namespace: str,
+        name: str,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
         """Write one record (never a value, never a token)."""
 
 
 class NullAuditor:
-    def record(self, ctx: RequestContext, operation: str, resource: str, namespace: str, name: str,
-               outcome: str, reason: str = "") -> None:
+    def record(
+        self,
+        ctx: RequestContext,
+        operation: str,
+        resource: str,
+        namespace: str,
+        name: str,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
         pass

@@ -21,7 +21,8 @@ EXPIRED_MESSAGE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new list "
     "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
     "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
-    "modified, or deleted between the time the first chunk was returned and now may show up in the list.")
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list."
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,15 @@ class ContinueTokens:
         self._ttl = ttl_seconds
 
     def issue(self, position: Position, query: str) -> str:
-        payload = orjson.dumps({"r": position.revision, "n": position.namespace, "k": position.name,
-                                "q": _fingerprint(query), "t": int(time.time())})
+        payload = orjson.dumps(
+            {
+                "r": position.revision,
+                "n": position.namespace,
+                "k": position.name,
+                "q": _fingerprint(query),
+                "t": int(time.time()),
+            }
+        )
         mac = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
         return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
 

@@ -89,21 +89,36 @@ def not_found(resource: str, name: str, group: str = "") -> ApiError:
 
 
 def already_exists(resource: str, name: str, group: str = "") -> ApiError:
-    return ApiError(409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists', group, resource, name)
+    return ApiError(
+        409, "AlreadyExists", f'{_qualified(resource, group)} "{name}" already exists', group, resource, name
+    )
 
 
 def conflict(resource: str, name: str, group: str = "", detail: str | None = None) -> ApiError:
     detail = detail or "the object has been modified; please apply your changes to the latest version and try again"
-    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {detail}',
-                    group, resource, name)
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": {detail}',
+        group,
+        resource,
+        name,
+    )
 
 
 def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
     """422 Invalid, worded as `NewInvalid`: one cause inline, several as a bracketed list."""
     parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    return ApiError(422, "Invalid", f'{_qualified(kind, group)} "{name}" is invalid: {summary}',
-                    group, kind, name, causes=list(causes))
+    return ApiError(
+        422,
+        "Invalid",
+        f'{_qualified(kind, group)} "{name}" is invalid: {summary}',
+        group,
+        kind,
+        name,
+        causes=list(causes),
+    )
 
 
 def bad_request(message: str) -> ApiError:
@@ -127,24 +142,37 @@ def too_large(limit: int) -> ApiError:
 
 
 def unsupported_media_type(accepted: list[str]) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    "the body of the request was in an unknown format - accepted media types include: "
-                    + ", ".join(accepted))
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: " + ", ".join(accepted),
+    )
 
 
 def method_not_allowed(verb: str, resource: str, group: str = "") -> ApiError:
-    return ApiError(405, "MethodNotAllowed",
-                    f'{verb} is not supported on resources of kind "{_qualified(resource, group)}"', group, resource)
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        f'{verb} is not supported on resources of kind "{_qualified(resource, group)}"',
+        group,
+        resource,
+    )
 
 
 def too_many_requests(retry_after: int) -> ApiError:
-    return ApiError(429, "TooManyRequests", "Too many requests, please try again later.",
-                    retry_after=retry_after, headers={"Retry-After": str(retry_after)})
+    return ApiError(
+        429,
+        "TooManyRequests",
+        "Too many requests, please try again later.",
+        retry_after=retry_after,
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def service_unavailable(message: str, retry_after: int = 1) -> ApiError:
-    return ApiError(503, "ServiceUnavailable", message, retry_after=retry_after,
-                    headers={"Retry-After": str(retry_after)})
+    return ApiError(
+        503, "ServiceUnavailable", message, retry_after=retry_after, headers={"Retry-After": str(retry_after)}
+    )
 
 
 def internal(message: str) -> ApiError:

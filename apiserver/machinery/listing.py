@@ -25,7 +25,7 @@ class ListOptions:
     query_fingerprint: str = ""
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str], allowed_fields: tuple[str, ...]) -> "ListOptions":
+    def from_query(cls, query: Mapping[str, str], allowed_fields: tuple[str, ...]) -> ListOptions:
         limit_text = query.get("limit") or "0"
         try:
             limit = int(limit_text)
@@ -33,10 +33,14 @@ class ListOptions:
             raise bad_request(f'limit: Invalid value: "{limit_text}": must be an integer') from None
         if limit < 0:
             raise bad_request(f"limit: Invalid value: {limit}: must be greater than or equal to 0")
-        options = cls(LabelSelector.parse(query.get("labelSelector")),
-                      FieldSelector.parse(query.get("fieldSelector"), allowed_fields), limit,
-                      query.get("continue", ""), query.get("resourceVersion", ""),
-                      query.get("resourceVersionMatch", ""))
+        options = cls(
+            LabelSelector.parse(query.get("labelSelector")),
+            FieldSelector.parse(query.get("fieldSelector"), allowed_fields),
+            limit,
+            query.get("continue", ""),
+            query.get("resourceVersion", ""),
+            query.get("resourceVersionMatch", ""),
+        )
         options.query_fingerprint = f"{options.label_selector}|{query.get('fieldSelector', '')}"
         options._validate()
         return options
@@ -47,17 +51,35 @@ class ListOptions:
         match = self.resource_version_match
         if match:
             if match not in ("Exact", "NotOlderThan"):
-                causes.append(field_error("not_supported", "resourceVersionMatch", 'supported values: "Exact", '
-                                          '"NotOlderThan", ""', match))
+                causes.append(
+                    field_error(
+                        "not_supported", "resourceVersionMatch", 'supported values: "Exact", "NotOlderThan", ""', match
+                    )
+                )
             if not self.resource_version:
-                causes.append(field_error("forbidden", "resourceVersionMatch",
-                                          "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+                causes.append(
+                    field_error(
+                        "forbidden",
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                    )
+                )
             if self.continue_token:
-                causes.append(field_error("forbidden", "resourceVersionMatch",
-                                          "resourceVersionMatch is forbidden when continue is provided"))
+                causes.append(
+                    field_error(
+                        "forbidden",
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden when continue is provided",
+                    )
+                )
             if match == "Exact" and self.resource_version == "0":
-                causes.append(field_error("forbidden", "resourceVersionMatch",
-                                          "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""))
+                causes.append(
+                    field_error(
+                        "forbidden",
+                        "resourceVersionMatch",
+                        'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+                    )
+                )
         if self.resource_version and not self.resource_version.isdigit():
             raise bad_request(f'Invalid value: "{self.resource_version}": resourceVersion must be an integer')
         if causes:
@@ -70,8 +92,9 @@ def matches(registry: Registry, options: ListOptions, obj: dict[str, Any]) -> bo
     return options.field_selector.is_empty() or options.field_selector.matches(registry.strategy.field_values(obj))
 
 
-def list_objects(registry: Registry, tokens: ContinueTokens, ctx: RequestContext, namespace: str | None,
-                 options: ListOptions) -> dict[str, Any]:
+def list_objects(
+    registry: Registry, tokens: ContinueTokens, ctx: RequestContext, namespace: str | None, options: ListOptions
+) -> dict[str, Any]:
     rtype = registry.type
     registry.authorizer.authorize(ctx.principal, "list", rtype, namespace or "")
     store = registry.store
@@ -98,16 +121,20 @@ def list_objects(registry: Registry, tokens: ContinueTokens, ctx: RequestContext
             items.append(body)
             last_key = key
     except RevisionExpired:
-        raise expired(EXPIRED_MESSAGE if options.continue_token
-                      else f"too old resource version: {revision} ({store.cache.oldest_revision})") from None
+        raise expired(
+            EXPIRED_MESSAGE
+            if options.continue_token
+            else f"too old resource version: {revision} ({store.cache.oldest_revision})"
+        ) from None
     list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
     if more and last_key is not None:
         list_meta["continue"] = tokens.issue(Position(revision, *last_key), options.query_fingerprint)
     return {"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": list_meta, "items": items}
 
 
-def _candidates(registry: Registry, namespace: str | None, options: ListOptions, revision: int,
-                after: tuple[str, str] | None) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+def _candidates(
+    registry: Registry, namespace: str | None, options: ListOptions, revision: int, after: tuple[str, str] | None
+) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
     resource = registry.type.resource
     name = options.field_selector.exact_value("metadata.name")
     if name is not None and namespace is not None and revision >= registry.store.revision:

@@ -23,9 +23,20 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 BEFORE_FIRST_APPLY = "before-first-apply"
 _ANNOTATIONS_LIMIT = 256 * 1024  # TotalAnnotationSizeLimitB
 # stripmeta.go: exact paths removed from every manager's set.
-_STRIPPED = {("apiVersion",), ("kind",), ("metadata",)} | {("metadata", f) for f in (
-    "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "selfLink",
-    "clusterName", "managedFields")}
+_STRIPPED = {("apiVersion",), ("kind",), ("metadata",)} | {
+    ("metadata", f)
+    for f in (
+        "name",
+        "namespace",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "selfLink",
+        "clusterName",
+        "managedFields",
+    )
+}
 _MISSING: Any = object()
 
 
@@ -60,6 +71,7 @@ def _ignored(path: Path) -> bool:
 
 # ---- field sets ----------------------------------------------------------------------------
 
+
 def field_set(obj: dict, _prefix: Path = ()) -> set[Path]:
     """ToFieldSet: leaf paths of `obj`, minus stripped metadata and status.
 
@@ -74,6 +86,7 @@ def field_set(obj: dict, _prefix: Path = ()) -> set[Path]:
 
 def encode_fields_v1(paths: Iterable[Path]) -> dict:
     """The `fieldsV1` trie, keys sorted; a path that is both a member and a parent gets a `.` entry."""
+
     def node(prefix: Path, group: set[Path]) -> dict:
         depth = len(prefix)
         names = sorted({p[depth] for p in group if len(p) > depth})
@@ -81,6 +94,7 @@ def encode_fields_v1(paths: Iterable[Path]) -> dict:
         for name in names:
             out["f:" + name] = node(prefix + (name,), {p for p in group if len(p) > depth and p[depth] == name})
         return out
+
     return node((), set(paths))
 
 
@@ -106,6 +120,7 @@ def _path_string(path: Path) -> str:
 
 # ---- comparison, merge and removal --------------------------------------------------------
 
+
 def _equal(a: Any, b: Any) -> bool:
     """value.Equals: numbers compare by value, but booleans are not numbers."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -113,7 +128,7 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=False))
     return a == b
 
 
@@ -159,7 +174,7 @@ def _remove_items(obj: dict, paths: set[Path], prefix: Path = ()) -> dict:
     for key, value in obj.items():
         path = prefix + (key,)
         if path not in paths:
-            nested = isinstance(value, dict) and any(p[:len(path)] == path for p in paths)
+            nested = isinstance(value, dict) and any(p[: len(path)] == path for p in paths)
             out[key] = _remove_items(value, paths, path) if nested else value
     return out
 
@@ -171,6 +186,7 @@ def _with_parents(paths: set[Path]) -> set[Path]:
 
 # ---- managedFields entries ------------------------------------------------------------------
 
+
 def _decode(entries: Any) -> dict[Key, _Owner]:
     """Owners from `managedFields`; anything malformed yields none (the caller falls back)."""
     owners: dict[Key, _Owner] = {}
@@ -178,8 +194,14 @@ def _decode(entries: Any) -> dict[Key, _Owner]:
         for e in entries or []:
             if e.get("operation") not in ("Apply", "Update") or e.get("fieldsType", "FieldsV1") != "FieldsV1":
                 return {}
-            owner = _Owner(str(e.get("manager", "")), e["operation"], str(e.get("apiVersion", "")),
-                           str(e.get("subresource", "")), e.get("time"), decode_fields_v1(e.get("fieldsV1") or {}))
+            owner = _Owner(
+                str(e.get("manager", "")),
+                e["operation"],
+                str(e.get("apiVersion", "")),
+                str(e.get("subresource", "")),
+                e.get("time"),
+                decode_fields_v1(e.get("fieldsV1") or {}),
+            )
             key = _key(owner.manager, owner.operation, owner.api_version, owner.subresource)
             if key in owners:  # duplicates cannot be told apart: keep their union
                 owner.fields |= owners[key].fields
@@ -190,13 +212,24 @@ def _decode(entries: Any) -> dict[Key, _Owner]:
 
 
 def _encode(owners: dict[Key, _Owner]) -> list[dict]:
-    entries = [{"manager": o.manager, "operation": o.operation, "apiVersion": o.api_version,
-                **({"time": o.time} if o.time else {}), "fieldsType": "FieldsV1",
-                "fieldsV1": encode_fields_v1(o.fields), **({"subresource": o.subresource} if o.subresource else {})}
-               for o in owners.values() if o.fields]
+    entries = [
+        {
+            "manager": o.manager,
+            "operation": o.operation,
+            "apiVersion": o.api_version,
+            **({"time": o.time} if o.time else {}),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": encode_fields_v1(o.fields),
+            **({"subresource": o.subresource} if o.subresource else {}),
+        }
+        for o in owners.values()
+        if o.fields
+    ]
     # sortEncodedManagedFields: operation, time, manager, apiVersion, subresource
-    return sorted(entries, key=lambda e: (e["operation"], e.get("time") or "", e["manager"], e["apiVersion"],
-                                          e.get("subresource", "")))
+    return sorted(
+        entries,
+        key=lambda e: (e["operation"], e.get("time") or "", e["manager"], e["apiVersion"], e.get("subresource", "")),
+    )
 
 
 def _live_entries(obj: dict | None) -> Any:
@@ -206,8 +239,10 @@ def _live_entries(obj: dict | None) -> Any:
 def _body(obj: dict | None) -> dict:
     """The object without its managedFields (they are bookkeeping, not content)."""
     meta = (obj or {}).get("metadata")
-    return {**(obj or {}), **({"metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
-                              if isinstance(meta, dict) else {})}
+    return {
+        **(obj or {}),
+        **({"metadata": {k: v for k, v in meta.items() if k != "managedFields"}} if isinstance(meta, dict) else {}),
+    }
 
 
 def _update(owners: dict[Key, _Owner], old: dict, new: dict, manager: str, api_version: str, now: str) -> None:
@@ -240,6 +275,7 @@ def record_update(old: dict | None, new: dict, manager: str, *, api_version: str
 
 # ---- server-side apply ------------------------------------------------------------------------
 
+
 def _print_manager(key: Key) -> str:
     manager, operation, api_version, subresource = key
     text = json.dumps(manager, ensure_ascii=False)
@@ -251,12 +287,14 @@ def _print_manager(key: Key) -> str:
 def _identifier(key: Key) -> str:
     """The JSON manager identifier upstream sorts managers by (empty fields omitted)."""
     names = ("manager", "operation", "apiVersion", "subresource")
-    return json.dumps({n: v for n, v in zip(names, key) if v}, separators=(",", ":"))
+    return json.dumps({n: v for n, v in zip(names, key, strict=False) if v}, separators=(",", ":"))
 
 
 def _conflict_error(items: Conflicts) -> ApiError:
-    causes = [Cause(field=_path_string(p), reason="FieldManagerConflict", message=f"conflict with {_print_manager(k)}")
-              for k, p in items]
+    causes = [
+        Cause(field=_path_string(p), reason="FieldManagerConflict", message=f"conflict with {_print_manager(k)}")
+        for k, p in items
+    ]
     if len(items) == 1:
         key, path = items[0]
         message = f"Apply failed with 1 conflict: conflict with {_print_manager(key)}: {_path_string(path)}"
@@ -269,8 +307,9 @@ def _conflict_error(items: Conflicts) -> ApiError:
     return ApiError(409, "Conflict", message, causes=causes)
 
 
-def _apply(owners: dict[Key, _Owner], live: dict, config: dict, key: Key, api_version: str,
-           force: bool) -> tuple[dict, Conflicts]:
+def _apply(
+    owners: dict[Key, _Owner], live: dict, config: dict, key: Key, api_version: str, force: bool
+) -> tuple[dict, Conflicts]:
     """merge.Updater.Apply: merge, prune what this manager dropped, then settle ownership.
 
     Returns the new object, or the conflicts (owners then left half-done: discard them) unless `force`.
@@ -314,8 +353,9 @@ def _update_last_applied(obj: dict, config: dict) -> None:
     if not isinstance(annotations, dict) or not annotations.get(LAST_APPLIED):
         return
     meta = {k: v for k, v in (config.get("metadata") or {}).items() if k != "annotations"}
-    if rest := {k: v for k, v in ((config.get("metadata") or {}).get("annotations") or {}).items()
-                if k != LAST_APPLIED}:
+    if rest := {
+        k: v for k, v in ((config.get("metadata") or {}).get("annotations") or {}).items() if k != LAST_APPLIED
+    }:
         meta["annotations"] = rest
     # runtime.Encode(UnstructuredJSONScheme): compact, sorted keys, UTF-8, trailing newline
     value = json.dumps({**config, "metadata": meta}, separators=(",", ":"), sort_keys=True, ensure_ascii=False) + "\n"
@@ -325,8 +365,9 @@ def _update_last_applied(obj: dict, config: dict) -> None:
     obj["metadata"]["annotations"] = annotations
 
 
-def server_side_apply(live: dict | None, applied: dict, manager: str, *, force: bool, api_version: str,
-                      now: str) -> ApplyResult:
+def server_side_apply(
+    live: dict | None, applied: dict, manager: str, *, force: bool, api_version: str, now: str
+) -> ApplyResult:
     """Apply `applied` (the manager's full intent) to `live` (None when creating).
 
     Conflicts (another manager owns a field this apply would change) are a 409 unless `force`;
@@ -335,8 +376,10 @@ def server_side_apply(live: dict | None, applied: dict, manager: str, *, force: 
     """
     patch_version = applied.get("apiVersion") or ""
     if patch_version != api_version:
-        raise bad_request(f"Incorrect version specified in apply patch. Specified patch version: "
-                          f"{patch_version}, expected: {api_version}")
+        raise bad_request(
+            f"Incorrect version specified in apply patch. Specified patch version: "
+            f"{patch_version}, expected: {api_version}"
+        )
     if (applied.get("metadata") or {}).get("managedFields") is not None:
         raise bad_request("metadata.managedFields must be nil")
     config = {k: v for k, v in applied.items() if k != "status"}

@@ -14,12 +14,19 @@ if TYPE_CHECKING:
     from ..store.model import StoredObject
 
 # Fields of ObjectMeta the server owns; values sent by clients are replaced.
-SERVER_SET = ("uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
-              "deletionGracePeriodSeconds", "selfLink")
+SERVER_SET = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+)
 
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def new_uid() -> str:
@@ -33,9 +40,11 @@ def check_type_meta(obj: Any, rtype: ResourceType) -> None:
     api_version = obj.setdefault("apiVersion", rtype.api_version)
     kind = obj.setdefault("kind", rtype.kind)
     if api_version != rtype.api_version or kind != rtype.kind:
-        raise bad_request(f"the API version in the data ({api_version}) does not match the expected API version "
-                          f"({rtype.api_version})" if api_version != rtype.api_version else
-                          f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})")
+        raise bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version ({rtype.api_version})"
+            if api_version != rtype.api_version
+            else f"the kind in the data ({kind}) does not match the expected kind ({rtype.kind})"
+        )
     meta = obj.setdefault("metadata", {})
     if not isinstance(meta, dict):
         raise bad_request("metadata must be an object")
@@ -95,15 +104,18 @@ def reset_server_fields(meta: dict[str, Any]) -> None:
 
 def same_object(new: dict[str, Any], old: dict[str, Any]) -> bool:
     """Equal apart from what the server sets; manager timestamps alone are not a change."""
+
     def essence(obj: dict[str, Any]) -> tuple:
         meta = {k: v for k, v in obj["metadata"].items() if k not in ("resourceVersion", "managedFields")}
-        managers = [{k: v for k, v in entry.items() if k != "time"}
-                    for entry in obj["metadata"].get("managedFields") or []]
+        managers = [
+            {k: v for k, v in entry.items() if k != "time"} for entry in obj["metadata"].get("managedFields") or []
+        ]
         return meta, managers, obj.get("spec"), obj.get("status")
+
     return essence(new) == essence(old)
 
 
-def check_delete_preconditions(rtype: ResourceType, stored: "StoredObject", options: dict[str, Any]) -> None:
+def check_delete_preconditions(rtype: ResourceType, stored: StoredObject, options: dict[str, Any]) -> None:
     """DeleteOptions preconditions (uid, resourceVersion): a mismatch is 409, worded as upstream."""
     preconditions = options.get("preconditions") or {}
     if not isinstance(preconditions, dict):
@@ -111,9 +123,17 @@ def check_delete_preconditions(rtype: ResourceType, stored: "StoredObject", opti
     uid, rv = preconditions.get("uid"), preconditions.get("resourceVersion")
     name = stored.name
     if uid and uid != stored.uid:
-        raise conflict(rtype.resource, name, rtype.group,
-                       f"Precondition failed: UID in precondition: {uid}, UID in object meta: {stored.uid}")
+        raise conflict(
+            rtype.resource,
+            name,
+            rtype.group,
+            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {stored.uid}",
+        )
     if rv and rv != str(stored.revision):
-        raise conflict(rtype.resource, name, rtype.group,
-                       f"Precondition failed: ResourceVersion in precondition: {rv}, "
-                       f"ResourceVersion in object meta: {stored.revision}")
+        raise conflict(
+            rtype.resource,
+            name,
+            rtype.group,
+            f"Precondition failed: ResourceVersion in precondition: {rv}, "
+            f"ResourceVersion in object meta: {stored.revision}",
+        )

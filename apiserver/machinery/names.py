@@ -25,14 +25,21 @@ _DNS1123_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FMT)
 _QUALIFIED_NAME = re.compile(_QUALIFIED_NAME_FMT)
 _LABEL_VALUE = re.compile(_LABEL_VALUE_FMT)
 
-_DNS1123_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                      "and must start and end with an alphanumeric character")
-_DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
-                          "'.', and must start and end with an alphanumeric character")
-_QUALIFIED_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                       "alphanumeric character")
-_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-                    "and must start and end with an alphanumeric character")
+_DNS1123_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character"
+)
+_DNS1123_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character"
+)
+_QUALIFIED_NAME_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+)
+_LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
+    "and must start and end with an alphanumeric character"
+)
 
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 
@@ -151,8 +158,9 @@ def validate_labels(labels: Any, path: str = "metadata.labels") -> list[Cause]:
     return causes
 
 
-def validate_annotations(annotations: Any, path: str = "metadata.annotations",
-                         max_total_bytes: int = TOTAL_ANNOTATION_SIZE_LIMIT) -> list[Cause]:
+def validate_annotations(
+    annotations: Any, path: str = "metadata.annotations", max_total_bytes: int = TOTAL_ANNOTATION_SIZE_LIMIT
+) -> list[Cause]:
     """`ValidateAnnotations`: keys are qualified names (case-insensitively) and the map has a size cap."""
     good, causes = _string_map_errors(annotations, path)
     for key in good:
@@ -176,7 +184,15 @@ def generate_name(prefix: str) -> str:
 
 
 __all__ = [
-    "GENERATE_SUFFIX_ALPHABET", "TOTAL_ANNOTATION_SIZE_LIMIT", "dns1123_label_errors", "dns1123_subdomain_errors",
-    "generate_name", "label_value_errors", "max_len_error", "qualified_name_errors", "regex_error",
-    "validate_annotations", "validate_labels",
+    "GENERATE_SUFFIX_ALPHABET",
+    "TOTAL_ANNOTATION_SIZE_LIMIT",
+    "dns1123_label_errors",
+    "dns1123_subdomain_errors",
+    "generate_name",
+    "label_value_errors",
+    "max_len_error",
+    "qualified_name_errors",
+    "regex_error",
+    "validate_annotations",
+    "validate_labels",
 ]

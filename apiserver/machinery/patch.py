@@ -74,8 +74,12 @@ _ApplyLoader.yaml_implicit_resolvers = {
 def _string_keys(value: Any) -> Any:
     """YAML allows non-string keys; the YAML-to-JSON conversion upstream stringifies them."""
     if isinstance(value, dict):
-        return {(k if isinstance(k, str) else json.dumps(k) if isinstance(k, bool) or k is None else str(k)):
-                _string_keys(v) for k, v in value.items()}
+        return {
+            (k if isinstance(k, str) else json.dumps(k) if isinstance(k, bool) or k is None else str(k)): _string_keys(
+                v
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_string_keys(v) for v in value]
     return value
@@ -92,8 +96,10 @@ def parse_patch_body(ptype: str, body: bytes) -> Any:
             raise bad_request("error decoding YAML: the document is nested too deeply") from None
         check_document(document, len(body))
         if not isinstance(document, dict):
-            raise bad_request("error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
-                              f"unmarshal {_go_type(document)} into Go value of type {_GO_MAP}")
+            raise bad_request(
+                "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
+                f"unmarshal {_go_type(document)} into Go value of type {_GO_MAP}"
+            )
         return document
     try:
         document = check_document(_load_json(body), len(body))
@@ -114,16 +120,21 @@ def parse_patch_body(ptype: str, body: bytes) -> Any:
 def _check_json_patch_shape(document: Any) -> None:
     """The strict decode into `[]jsonPatchOp` upstream: a list of objects with string op/path/from."""
     if not isinstance(document, list):
-        raise bad_request(f"error decoding patch: json: cannot unmarshal {_go_type(document)} "
-                          f"into Go value of type {_GO_OPS}")
+        raise bad_request(
+            f"error decoding patch: json: cannot unmarshal {_go_type(document)} into Go value of type {_GO_OPS}"
+        )
     for op in document:
         if not isinstance(op, dict):
-            raise bad_request(f"error decoding patch: json: cannot unmarshal {_go_type(op)} "
-                              "into Go value of type handlers.jsonPatchOp")
+            raise bad_request(
+                f"error decoding patch: json: cannot unmarshal {_go_type(op)} "
+                "into Go value of type handlers.jsonPatchOp"
+            )
         for key in ("op", "path", "from"):
             if key in op and op[key] is not None and not isinstance(op[key], str):
-                raise bad_request(f"error decoding patch: json: cannot unmarshal {_go_type(op[key])} "
-                                  f"into Go struct field jsonPatchOp.{key} of type string")
+                raise bad_request(
+                    f"error decoding patch: json: cannot unmarshal {_go_type(op[key])} "
+                    f"into Go struct field jsonPatchOp.{key} of type string"
+                )
 
 
 def _merge_into(target: dict[str, Any], patch: dict[str, Any]) -> None:
@@ -182,13 +193,22 @@ def _strip(value: Any, top: bool = False) -> Any:
 def apply_json_patch(target: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     """RFC 6902 via `jsonpatch`; failures are 422 worded as upstream (which hides the detail)."""
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
-        raise ApiError(413, "RequestEntityTooLarge",
-                       "Request entity too large: The allowed maximum operations in a JSON patch is "
-                       f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}")
+        raise ApiError(
+            413,
+            "RequestEntityTooLarge",
+            "Request entity too large: The allowed maximum operations in a JSON patch is "
+            f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
+        )
     try:
         result = jsonpatch.JsonPatch(ops).apply(target, in_place=False)
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException,
-            KeyError, IndexError, TypeError, ValueError):
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpointer.JsonPointerException,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+    ):
         raise ApiError(422, "Invalid", _JSON_PATCH_FAILED) from None
     if not isinstance(result, dict):  # e.g. `replace ""` with a list: cannot be an object any more
         raise ApiError(422, "Invalid", _JSON_PATCH_FAILED)

@@ -35,7 +35,9 @@ _UPDATE_DEADLINE_SECONDS = 30.0
 
 
 class Registry:
-    def __init__(self, strategy: Strategy, store: Store, authorizer: Authorizer, auditor: Auditor | None = None) -> None:
+    def __init__(
+        self, strategy: Strategy, store: Store, authorizer: Authorizer, auditor: Auditor | None = None
+    ) -> None:
         self.strategy = strategy
         self.type = strategy.type
         self.store = store
@@ -60,8 +62,9 @@ class Registry:
 
     # -- create ---------------------------------------------------------------------------
 
-    async def create(self, ctx: RequestContext, namespace: str, obj: Any,
-                     managed_fields: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    async def create(
+        self, ctx: RequestContext, namespace: str, obj: Any, managed_fields: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         prepared = await self.prepare_create(ctx, namespace, obj, managed_fields)
         for attempt in range(_RETRIES):
             try:
@@ -74,8 +77,9 @@ class Registry:
                 await self._seal(prepared)
         raise AssertionError("unreachable")
 
-    async def prepare_create(self, ctx: RequestContext, namespace: str, obj: Any,
-                             managed_fields: list[dict[str, Any]] | None = None) -> "Prepared":
+    async def prepare_create(
+        self, ctx: RequestContext, namespace: str, obj: Any, managed_fields: list[dict[str, Any]] | None = None
+    ) -> Prepared:
         """Validate a new object and seal its payload; nothing is stored until `commit`."""
         rtype, strategy = self.type, self.strategy
         objmeta.check_type_meta(obj, rtype)
@@ -103,7 +107,7 @@ class Registry:
         await self._seal(prepared)
         return prepared
 
-    async def _seal(self, prepared: "Prepared") -> None:
+    async def _seal(self, prepared: Prepared) -> None:
         if self.strategy.payload is not None:
             prepared.sealed = await self.strategy.payload.seal(prepared.obj, prepared.old_body, prepared.payload)
 
@@ -119,9 +123,16 @@ class Registry:
         precondition = obj["metadata"].get("resourceVersion") or None
         return await self.guaranteed_update(ctx, namespace, name, lambda _old: copy.deepcopy(obj), precondition)
 
-    async def guaranteed_update(self, ctx: RequestContext, namespace: str, name: str,
-                                transform: Callable[[dict[str, Any]], dict[str, Any]], precondition: str | None,
-                                *, managed: Callable[[dict, dict], list] | None = None) -> dict[str, Any]:
+    async def guaranteed_update(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        name: str,
+        transform: Callable[[dict[str, Any]], dict[str, Any]],
+        precondition: str | None,
+        *,
+        managed: Callable[[dict, dict], list] | None = None,
+    ) -> dict[str, Any]:
         """Apply `transform(current)` and store the result, retrying on concurrent writes.
 
         `managed(old, new)` computes managedFields (server-side apply passes its own).
@@ -140,9 +151,16 @@ class Registry:
         rtype = self.type
         raise conflict(rtype.resource, name, rtype.group, "too many concurrent writers; please try again")
 
-    async def prepare_update(self, ctx: RequestContext, namespace: str, name: str,
-                             transform: Callable[[dict[str, Any]], dict[str, Any]], precondition: str | None,
-                             *, managed: Callable[[dict, dict], list] | None = None) -> "Prepared":
+    async def prepare_update(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        name: str,
+        transform: Callable[[dict[str, Any]], dict[str, Any]],
+        precondition: str | None,
+        *,
+        managed: Callable[[dict, dict], list] | None = None,
+    ) -> Prepared:
         """Compute, validate and seal the new state of an existing object; `unchanged` when a no-op."""
         rtype, strategy = self.type, self.strategy
         stored = self._current(namespace, name)
@@ -172,14 +190,13 @@ class Registry:
         if not payload_unchanged or new.get("spec") != old.get("spec"):
             meta["generation"] = old_meta["generation"] + 1
         strategy.new_version(new, old)
-        prepared = Prepared(self, namespace, new, stored.revision, payload, old_body=old,
-                            precondition=precondition)
+        prepared = Prepared(self, namespace, new, stored.revision, payload, old_body=old, precondition=precondition)
         await self._seal(prepared)
         return prepared
 
     # -- commit ---------------------------------------------------------------------------
 
-    async def commit(self, ctx: RequestContext, prepared: list["Prepared"]) -> list[dict[str, Any]]:
+    async def commit(self, ctx: RequestContext, prepared: list[Prepared]) -> list[dict[str, Any]]:
         """Store prepared writes (of this or other registries) in one transaction: all or nothing."""
         changes = [p for p in prepared if not p.unchanged]
         if ctx.dry_run or not changes:
@@ -206,7 +223,7 @@ class Registry:
             results.append(next(writes).body)
         return results
 
-    def _write_in(self, txn: Txn, p: "Prepared") -> Any:
+    def _write_in(self, txn: Txn, p: Prepared) -> Any:
         if p.deleting:
             return self._delete_in(txn, p.namespace, p.name, p.old_revision)
         self.strategy.check_in_transaction(txn, p.obj, p.old_body)
@@ -214,13 +231,19 @@ class Registry:
             self._require_namespace(txn, p.namespace)
             write = txn.create(self.type.resource, p.namespace, p.name, p.obj, self.strategy.index_key(p.obj))
         else:
-            write = txn.update(self.type.resource, p.namespace, p.name, p.obj, expected_revision=p.old_revision,
-                               index_key=self.strategy.index_key(p.obj))
+            write = txn.update(
+                self.type.resource,
+                p.namespace,
+                p.name,
+                p.obj,
+                expected_revision=p.old_revision,
+                index_key=self.strategy.index_key(p.obj),
+            )
         if p.sealed is not None:
             p.sealed(txn)
         return write
 
-    def _store_error(self, ctx: RequestContext, p: "Prepared", exc: Exception) -> Exception:
+    def _store_error(self, ctx: RequestContext, p: Prepared, exc: Exception) -> Exception:
         rtype = self.type
         if isinstance(exc, IndexKeyTaken):
             return self._index_conflict(p.name, exc)
@@ -238,8 +261,9 @@ class Registry:
 
     # -- delete ---------------------------------------------------------------------------
 
-    async def delete(self, ctx: RequestContext, namespace: str, name: str,
-                     options: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def delete(
+        self, ctx: RequestContext, namespace: str, name: str, options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         rtype = self.type
         self.authorize_write(ctx, "delete", namespace, name)
         stored = self._current(namespace, name)
@@ -269,8 +293,9 @@ class Registry:
             self.strategy.payload.destroy(txn, current.body)
         return write
 
-    def prepare_delete(self, ctx: RequestContext, namespace: str, name: str,
-                       options: dict[str, Any] | None = None) -> "Prepared":
+    def prepare_delete(
+        self, ctx: RequestContext, namespace: str, name: str, options: dict[str, Any] | None = None
+    ) -> Prepared:
         """Check a delete (authorization, preconditions) for `commit`, so several go in one transaction.
 
         The object's current revision is the precondition: a concurrent change is a 409 Conflict.
@@ -279,8 +304,16 @@ class Registry:
         self.authorize_write(ctx, "delete", namespace, name)
         stored = self._current(namespace, name)
         objmeta.check_delete_preconditions(rtype, stored, options or {})
-        return Prepared(self, namespace, stored.body, stored.revision, None, old_body=stored.body,
-                        precondition=str(stored.revision), deleting=True)
+        return Prepared(
+            self,
+            namespace,
+            stored.body,
+            stored.revision,
+            None,
+            old_body=stored.body,
+            precondition=str(stored.revision),
+            deleting=True,
+        )
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -322,15 +355,21 @@ class Registry:
 
     def _record_manager(self, ctx: RequestContext, old: dict | None, new: dict) -> None:
         manager = ctx.field_manager or ctx.default_manager
-        new["metadata"]["managedFields"] = record_update(old, new, manager, api_version=self.type.api_version,
-                                                         now=objmeta.now_rfc3339())
+        new["metadata"]["managedFields"] = record_update(
+            old, new, manager, api_version=self.type.api_version, now=objmeta.now_rfc3339()
+        )
 
     def _index_conflict(self, name: str, exc: IndexKeyTaken) -> ApiError:
-        return conflict(self.type.resource, name, self.type.group,
-                        f'the key "{exc.index_key}" is already used by {self.type.resource} "{exc.holder}"')
+        return conflict(
+            self.type.resource,
+            name,
+            self.type.group,
+            f'the key "{exc.index_key}" is already used by {self.type.resource} "{exc.holder}"',
+        )
 
-    def authorize_write(self, ctx: RequestContext, verb: str, namespace: str, name: str,
-                        operation: str | None = None) -> None:
+    def authorize_write(
+        self, ctx: RequestContext, verb: str, namespace: str, name: str, operation: str | None = None
+    ) -> None:
         """Authorize a write; a refusal is audited as `denied` before it is raised (issue 4, point 6)."""
         try:
             self.authorizer.authorize(ctx.principal, verb, self.type, namespace, name)
@@ -339,8 +378,9 @@ class Registry:
             self._audit(ctx, operation, namespace, name, "denied", exc.reason)
             raise
 
-    def _audit(self, ctx: RequestContext, operation: str, namespace: str, name: str, outcome: str,
-               reason: str = "") -> None:
+    def _audit(
+        self, ctx: RequestContext, operation: str, namespace: str, name: str, outcome: str, reason: str = ""
+    ) -> None:
         if not ctx.dry_run:
             self.auditor.record(ctx, operation, self.type.resource, namespace, name, outcome, reason)
 
@@ -376,8 +416,11 @@ class Prepared:
         return "create" if self.old_revision is None else "update"
 
     def concerns(self, exc: Exception) -> bool:
-        return (getattr(exc, "resource", None), getattr(exc, "namespace", None), getattr(exc, "name", None)) == \
-            (self.registry.type.resource, self.namespace, self.name)
+        return (getattr(exc, "resource", None), getattr(exc, "namespace", None), getattr(exc, "name", None)) == (
+            self.registry.type.resource,
+            self.namespace,
+            self.name,
+        )
 
     def dry_run_result(self) -> dict[str, Any]:
         if self.old_revision is not None:

@@ -34,6 +34,7 @@ _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 
 # --- schema walking (over the resolved document, where every $ref is inlined) -------------------
 
+
 def _closed(schema: dict) -> bool:
     """Whether an object schema rejects undeclared keys (Kubernetes would prune them)."""
     if schema.get("x-kubernetes-preserve-unknown-fields"):
@@ -144,7 +145,7 @@ def _registry(directory: Path) -> Registry:
 
 # --- the compiled schema --------------------------------------------------------------------------
 
-_LOADED: dict[Path, "ObjectSchema"] = {}
+_LOADED: dict[Path, ObjectSchema] = {}
 
 
 class ObjectSchema:
@@ -159,7 +160,7 @@ class ObjectSchema:
         self._resolved: dict = _inline(raw, registry.resolver(base_uri=base))
 
     @classmethod
-    def load(cls, path: Path) -> "ObjectSchema":
+    def load(cls, path: Path) -> ObjectSchema:
         """Load and compile `path` (refs resolve against the schema files beside it); cached per path."""
         key = Path(path).resolve()
         schema = _LOADED.get(key)
@@ -168,7 +169,7 @@ class ObjectSchema:
             schema = _LOADED[key] = cls(raw, _registry(key.parent))
         return schema
 
-    def derive(self, change: Callable[[dict], None]) -> "ObjectSchema":
+    def derive(self, change: Callable[[dict], None]) -> ObjectSchema:
         """A variant of this schema: `change` edits a copy of the raw document; refs resolve as here."""
         raw = copy.deepcopy(self._raw)
         change(raw)
@@ -251,9 +252,10 @@ class ObjectSchema:
             return [field_error("type_invalid", path, detail, actual, show_value=show)]
         if keyword in ("enum", "const"):
             allowed = limit if keyword == "enum" else [limit]
-            quoted = ", ".join(json.dumps(v if isinstance(v, str) else json.dumps(v), ensure_ascii=False) for v in allowed)
-            return [field_error("not_supported", path, f"supported values: {quoted}", _scalar(value),
-                                show_value=show)]
+            quoted = ", ".join(
+                json.dumps(v if isinstance(v, str) else json.dumps(v), ensure_ascii=False) for v in allowed
+            )
+            return [field_error("not_supported", path, f"supported values: {quoted}", _scalar(value), show_value=show)]
         return [field_error("invalid", path, self._detail(keyword, path, limit), _scalar(value), show_value=show)]
 
     @staticmethod

@@ -15,17 +15,28 @@ from apiserver.machinery.errors import bad_request
 from apiserver.machinery.names import label_value_errors, qualified_name_errors
 
 _INT64 = re.compile(r"[+-]?[0-9]+")
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-               '"': '\\"', "\\": "\\\\"}
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+}
 
 
 def _go_quote(value: str) -> str:
     """Go's `%q` for a string, so bad values read the same as upstream's."""
+
     def escape(ch: str) -> str:
         if ch in _GO_ESCAPES or ch.isprintable():
             return _GO_ESCAPES.get(ch, ch)
         code = ord(ch)
         return f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
     return '"' + "".join(map(escape, value)) + '"'
 
 
@@ -111,7 +122,7 @@ def _lex(text: str) -> list[tuple[str, str]]:
             return items
         start = pos
         if text[pos] in _SPECIAL:  # the longest run that is still a token: "!=", but "=(" is "=", "("
-            while pos < end and text[pos] in _SPECIAL and text[start:pos + 1] in _TOKENS:
+            while pos < end and text[pos] in _SPECIAL and text[start : pos + 1] in _TOKENS:
                 pos += 1
         else:
             while pos < end and text[pos] not in _DELIMITERS:
@@ -275,7 +286,7 @@ def _split_terms(text: str) -> list[str]:
     terms, start = [], 0
     for match in re.finditer(r"\\.|,", text, re.S):  # an escape pair is skipped whole
         if match.group() == ",":
-            terms.append(text[start:match.start()])
+            terms.append(text[start : match.start()])
             start = match.end()
     return terms + [text[start:]]
 
@@ -314,7 +325,7 @@ class FieldSelector:
                 if match is None:
                     raise _ParseError(f"invalid selector: '{text}'; can't understand '{part}'")
                 op = "!=" if match.group() == "!=" else "="
-                terms.append(FieldRequirement(part[:match.start()], op, _unescape(part[match.end():])))
+                terms.append(FieldRequirement(part[: match.start()], op, _unescape(part[match.end() :])))
         except _ParseError as err:
             raise bad_request(str(err)) from None
         known = list(allowed) if isinstance(allowed, Sequence) else sorted(allowed)

@@ -66,22 +66,22 @@ class Payload(Protocol):
     async def unchanged(self, old: dict[str, Any], payload: Any | None) -> bool:
         """Whether writing `payload` over `old` would leave the stored payload as it is."""
 
-    async def seal(self, new: dict[str, Any], old: dict[str, Any] | None, payload: Any | None) -> "Sealed":
+    async def seal(self, new: dict[str, Any], old: dict[str, Any] | None, payload: Any | None) -> Sealed:
         """Prepare the payload writes of `new` (encryption happens here, outside the transaction)."""
 
-    def destroy(self, txn: "Txn", obj: dict[str, Any]) -> None:
+    def destroy(self, txn: Txn, obj: dict[str, Any]) -> None:
         """Destroy every stored payload of `obj`, in the deleting transaction."""
 
 
 class Sealed(Protocol):
-    def __call__(self, txn: "Txn") -> None: ...
+    def __call__(self, txn: Txn) -> None: ...
 
 
 class Strategy:
     """Defaults for a kind without special rules; kinds override what they need."""
 
     type: ResourceType
-    schema: "ObjectSchema"
+    schema: ObjectSchema
     generate_name_prefix: str = ""
     payload: Payload | None = None
     table_columns: tuple[TableColumn, ...] = (TableColumn("Name", format="name"),)
@@ -101,10 +101,10 @@ class Strategy:
         """Semantic rules beyond the schema; `old` is None on create."""
         return []
 
-    def check_in_transaction(self, txn: "Txn", obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    def check_in_transaction(self, txn: Txn, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Rules that depend on other objects, checked at commit time (raise ApiError)."""
 
-    def check_delete(self, txn: "Txn", obj: dict[str, Any]) -> None:
+    def check_delete(self, txn: Txn, obj: dict[str, Any]) -> None:
         """Refuse a delete that would break other objects (raise ApiError)."""
 
     def new_version(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:

@@ -26,7 +26,7 @@ def age(timestamp: str | None, now: dt.datetime | None = None) -> str:
     if not timestamp:
         return "<unknown>"
     created = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    seconds = int(((now or dt.datetime.now(dt.timezone.utc)) - created).total_seconds())
+    seconds = int(((now or dt.datetime.now(dt.UTC)) - created).total_seconds())
     if seconds < 0:
         return "0s"
     if seconds < 120:
@@ -49,10 +49,13 @@ def age(timestamp: str | None, now: dt.datetime | None = None) -> str:
     return f"{days // 365}y"
 
 
-def to_table(strategy: Strategy, objects: list[dict[str, Any]], list_meta: dict[str, Any],
-             include_object: str = "Metadata") -> dict[str, Any]:
-    columns = [{"name": c.name, "type": c.type, "format": c.format, "description": c.description,
-                "priority": c.priority} for c in strategy.table_columns]
+def to_table(
+    strategy: Strategy, objects: list[dict[str, Any]], list_meta: dict[str, Any], include_object: str = "Metadata"
+) -> dict[str, Any]:
+    columns = [
+        {"name": c.name, "type": c.type, "format": c.format, "description": c.description, "priority": c.priority}
+        for c in strategy.table_columns
+    ]
     rows = []
     for obj in objects:
         row: dict[str, Any] = {"cells": strategy.table_cells(obj)}
@@ -60,15 +63,24 @@ def to_table(strategy: Strategy, objects: list[dict[str, Any]], list_meta: dict[
             row["object"] = obj
         elif include_object != "None":
             # Metadata lets kubectl show namespaces (-A), labels (--show-labels) and -L columns.
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj["metadata"]}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            }
         rows.append(row)
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-            "columnDefinitions": columns, "rows": rows}
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": columns,
+        "rows": rows,
+    }
 
 
-def table_event(strategy: Strategy, event: dict[str, Any], include_object: str, *,
-                with_columns: bool) -> dict[str, Any]:
+def table_event(
+    strategy: Strategy, event: dict[str, Any], include_object: str, *, with_columns: bool
+) -> dict[str, Any]:
     """A watch event for a Table watcher (`kubectl get -w`): its object as a one-row Table.
 
     As upstream, only the first event carries the column definitions (kubectl keeps them), a
@@ -79,8 +91,13 @@ def table_event(strategy: Strategy, event: dict[str, Any], include_object: str, 
     obj = event["object"]
     list_meta = {"resourceVersion": obj.get("metadata", {}).get("resourceVersion", "")}
     if event["type"] == "BOOKMARK":
-        table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "columnDefinitions": [],
-                 "rows": []}
+        table = {
+            "kind": "Table",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": list_meta,
+            "columnDefinitions": [],
+            "rows": [],
+        }
     else:
         table = to_table(strategy, [obj], list_meta, include_object)
         if not with_columns:

@@ -21,12 +21,29 @@ BOOKMARK_INTERVAL = 15.0
 
 
 def _status_expired(message: str) -> dict[str, Any]:
-    return {"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                        "message": message, "reason": "Expired", "code": 410}}
+    return {
+        "type": "ERROR",
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": "Expired",
+            "code": 410,
+        },
+    }
 
 
-async def watch_events(registry: Registry, ctx: RequestContext, namespace: str | None, options: ListOptions, *,
-                       timeout: float | None, bookmarks: bool) -> AsyncIterator[dict[str, Any]]:
+async def watch_events(
+    registry: Registry,
+    ctx: RequestContext,
+    namespace: str | None,
+    options: ListOptions,
+    *,
+    timeout: float | None,
+    bookmarks: bool,
+) -> AsyncIterator[dict[str, Any]]:
     rtype = registry.type
     registry.authorizer.authorize(ctx.principal, "watch", rtype, namespace or "")
     store = registry.store
@@ -35,8 +52,9 @@ async def watch_events(registry: Registry, ctx: RequestContext, namespace: str |
         if start in ("", "0"):
             watcher, replay = store.watch(rtype.resource, namespace, None)
             initial = [body for _, body in store.cache.iter_at(rtype.resource, namespace, store.revision)]
-            replay_events: list[dict[str, Any]] = [{"type": "ADDED", "object": body} for body in initial
-                                                   if _visible(registry, ctx, options, body)]
+            replay_events: list[dict[str, Any]] = [
+                {"type": "ADDED", "object": body} for body in initial if _visible(registry, ctx, options, body)
+            ]
         else:
             watcher, replay = store.watch(rtype.resource, namespace, int(start))
             replay_events = []
@@ -66,8 +84,14 @@ async def watch_events(registry: Registry, ctx: RequestContext, namespace: str |
                     yield translated
                     last_sent = time.monotonic()
             if bookmarks and time.monotonic() - last_sent >= BOOKMARK_INTERVAL:
-                yield {"type": "BOOKMARK", "object": {"kind": rtype.kind, "apiVersion": rtype.api_version,
-                                                      "metadata": {"resourceVersion": str(store.revision)}}}
+                yield {
+                    "type": "BOOKMARK",
+                    "object": {
+                        "kind": rtype.kind,
+                        "apiVersion": rtype.api_version,
+                        "metadata": {"resourceVersion": str(store.revision)},
+                    },
+                }
                 last_sent = time.monotonic()
         if watcher.overflowed:
             # Too slow to keep up: the client re-lists, as with a real apiserver's dropped watch.

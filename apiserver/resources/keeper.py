@@ -20,8 +20,9 @@ from . import GROUP, VERSION, load_schema
 SYSTEM_KEEPER = "system"
 PROVIDERS = ("aws", "azure", "gcp", "hashiCorpVault")
 
-KEEPERS = ResourceType(group=GROUP, version=VERSION, resource="keepers", kind="Keeper", singular="keeper",
-                       categories=("secrets",))
+KEEPERS = ResourceType(
+    group=GROUP, version=VERSION, resource="keepers", kind="Keeper", singular="keeper", categories=("secrets",)
+)
 
 
 def active_keeper(keepers: Iterable[StoredObject]) -> str:
@@ -66,8 +67,14 @@ class KeeperStrategy(Strategy):
         if not configured:
             causes.append(field_error("required", "spec", "at least one `keeper` must be present"))
         elif len(configured) > 1:
-            causes.append(field_error("invalid", "spec", "only one `keeper` can be present at a time but found more",
-                                      ", ".join(configured)))
+            causes.append(
+                field_error(
+                    "invalid",
+                    "spec",
+                    "only one `keeper` can be present at a time but found more",
+                    ", ".join(configured),
+                )
+            )
         aws = spec.get("aws")
         if isinstance(aws, dict):
             causes += _aws_causes(aws)
@@ -77,12 +84,21 @@ class KeeperStrategy(Strategy):
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         for stored in txn.iter_current("securevalues", namespace):
             if stored.body.get("status", {}).get("keeper") == name:
-                raise conflict(KEEPERS.resource, name, GROUP,
-                               f'the keeper is used by securevalues "{stored.name}" and cannot be deleted')
+                raise conflict(
+                    KEEPERS.resource,
+                    name,
+                    GROUP,
+                    f'the keeper is used by securevalues "{stored.name}" and cannot be deleted',
+                )
 
     def table_cells(self, obj: dict[str, Any]) -> list[Any]:
-        return [obj["metadata"]["name"], obj.get("spec", {}).get("description", ""), keeper_type(obj),
-                bool(obj.get("status", {}).get("active")), age(obj["metadata"].get("creationTimestamp"))]
+        return [
+            obj["metadata"]["name"],
+            obj.get("spec", {}).get("description", ""),
+            keeper_type(obj),
+            bool(obj.get("status", {}).get("active")),
+            age(obj["metadata"].get("creationTimestamp")),
+        ]
 
 
 def _aws_causes(aws: dict[str, Any]) -> list[Cause]:
@@ -94,8 +110,9 @@ def _aws_causes(aws: dict[str, Any]) -> list[Cause]:
         causes.append(field_error("required", "spec.aws", "`assumeRole` must be present"))
         return causes
     if not role.get("assumeRoleArn"):
-        causes.append(field_error("required", "spec.aws.assumeRole.assumeRoleArn",
-                                  "arn of the role to assume must be present"))
+        causes.append(
+            field_error("required", "spec.aws.assumeRole.assumeRoleArn", "arn of the role to assume must be present")
+        )
     if not role.get("externalID"):
         causes.append(field_error("required", "spec.aws.assumeRole.externalID", "externalID must be present"))
     return causes
@@ -103,6 +120,10 @@ def _aws_causes(aws: dict[str, Any]) -> list[Cause]:
 
 def system_keeper(namespace: str, active: bool) -> dict[str, Any]:
     """The implicit system keeper, shown when it is activated."""
-    return {"apiVersion": KEEPERS.api_version, "kind": KEEPERS.kind,
-            "metadata": {"name": SYSTEM_KEEPER, "namespace": namespace},
-            "spec": {"description": "Built-in encrypted store"}, "status": {"active": active}}
+    return {
+        "apiVersion": KEEPERS.api_version,
+        "kind": KEEPERS.kind,
+        "metadata": {"name": SYSTEM_KEEPER, "namespace": namespace},
+        "spec": {"description": "Built-in encrypted store"},
+        "status": {"active": active},
+    }

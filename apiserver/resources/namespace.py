@@ -20,9 +20,16 @@ from ..store.txn import Txn
 from . import CLOUDFLARE_ACCOUNT_ID, INFLUXDB_ORG_ID, load_schema
 
 DEFAULT_NAMESPACE = "default"
-NAMESPACES = ResourceType(group="", version="v1", resource="namespaces", kind="Namespace", singular="namespace",
-                          namespaced=False, short_names=("ns",),
-                          verbs=("create", "delete", "get", "list", "patch", "update", "watch"))
+NAMESPACES = ResourceType(
+    group="",
+    version="v1",
+    resource="namespaces",
+    kind="Namespace",
+    singular="namespace",
+    namespaced=False,
+    short_names=("ns",),
+    verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
+)
 # Kinds whose objects keep a namespace from being deleted.
 CONTENT_RESOURCES = ("securevalues", "keepers")
 _ORG_NAME = re.compile(r"org-([1-9][0-9]{0,18})")
@@ -71,15 +78,19 @@ class NamespaceStrategy(Strategy):
         meta = obj["metadata"]
         name = meta.get("name") or ""
         annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-        meta["annotations"] = {**annotations, INFLUXDB_ORG_ID: influxdb_org_id(name),
-                               CLOUDFLARE_ACCOUNT_ID: cloudflare_account_id(name)}
+        meta["annotations"] = {
+            **annotations,
+            INFLUXDB_ORG_ID: influxdb_org_id(name),
+            CLOUDFLARE_ACCOUNT_ID: cloudflare_account_id(name),
+        }
         labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         meta["labels"] = {**labels, "kubernetes.io/metadata.name": name}
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
         name = obj["metadata"].get("name") or ""
-        return [field_error("invalid", "metadata.name", d, name) for d in dns1123_label_errors(name)
-                if len(name) <= 253]  # longer names were already reported as subdomains
+        return [
+            field_error("invalid", "metadata.name", d, name) for d in dns1123_label_errors(name) if len(name) <= 253
+        ]  # longer names were already reported as subdomains
 
     def index_key(self, obj: dict[str, Any]) -> str | None:
         return obj["metadata"]["annotations"][INFLUXDB_ORG_ID]
@@ -93,5 +104,8 @@ class NamespaceStrategy(Strategy):
                 raise conflict("namespaces", name, "", f"the namespace still holds {resource}; delete them first")
 
     def table_cells(self, obj: dict[str, Any]) -> list[Any]:
-        return [obj["metadata"]["name"], obj.get("status", {}).get("phase", "Active"),
-                age(obj["metadata"].get("creationTimestamp"))]
+        return [
+            obj["metadata"]["name"],
+            obj.get("status", {}).get("phase", "Active"),
+            age(obj["metadata"].get("creationTimestamp")),
+        ]

@@ -27,21 +27,38 @@ STORE_GROUP = "cloudflare.compat.apiserver.local"
 STORE_LABEL = f"{STORE_GROUP}/store-id"
 MAX_STORES_PER_NAMESPACE = 1  # Cloudflare's open-beta limit
 
-SECRET_STORES = ResourceType(group=STORE_GROUP, version="v1", resource="secretstores", kind="SecretStore",
-                             singular="secretstore", verbs=("create", "delete", "get", "list"))
+SECRET_STORES = ResourceType(
+    group=STORE_GROUP,
+    version="v1",
+    resource="secretstores",
+    kind="SecretStore",
+    singular="secretstore",
+    verbs=("create", "delete", "get", "list"),
+)
 
 _STORE_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def stores_exceeded(limit: int) -> ApiError:
     """400 as Cloudflare answers it (`maximum_stores_exceeded`, code 1003)."""
-    return ApiError(400, "StoreLimitExceeded", f"an account may hold at most {limit} secrets store(s)",
-                    STORE_GROUP, SECRET_STORES.resource)
+    return ApiError(
+        400,
+        "StoreLimitExceeded",
+        f"an account may hold at most {limit} secrets store(s)",
+        STORE_GROUP,
+        SECRET_STORES.resource,
+    )
 
 
 def store_not_empty(store_id: str) -> ApiError:
-    return ApiError(409, "StoreNotEmpty", f'the secrets store "{store_id}" still holds secrets',
-                    STORE_GROUP, SECRET_STORES.resource, store_id)
+    return ApiError(
+        409,
+        "StoreNotEmpty",
+        f'the secrets store "{store_id}" still holds secrets',
+        STORE_GROUP,
+        SECRET_STORES.resource,
+        store_id,
+    )
 
 
 def store_secrets(store: Store, namespace: str, store_id: str, txn: Txn | None = None) -> list[str]:
@@ -58,8 +75,11 @@ def store_secrets(store: Store, namespace: str, store_id: str, txn: Txn | None =
 
 def account_secrets(store: Store, namespace: str) -> list[str]:
     """Names of the secure values bound to any store of the namespace (what a secrets quota counts)."""
-    return [stored.name for stored in store.cache.iter_current(SECURE_VALUES.resource, namespace)
-            if STORE_LABEL in (stored.body["metadata"].get("labels") or {})]
+    return [
+        stored.name
+        for stored in store.cache.iter_current(SECURE_VALUES.resource, namespace)
+        if STORE_LABEL in (stored.body["metadata"].get("labels") or {})
+    ]
 
 
 class SecretStoreStrategy(Strategy):
@@ -90,8 +110,11 @@ class SecretStoreStrategy(Strategy):
         namespace = obj["metadata"]["namespace"]
         resource = SECRET_STORES.resource
         # Committed stores still alive in this transaction, or at least one pending in the batch.
-        alive = sum(1 for s in self.store.cache.iter_current(resource, namespace)
-                    if txn.get(resource, namespace, s.name) is not None)
+        alive = sum(
+            1
+            for s in self.store.cache.iter_current(resource, namespace)
+            if txn.get(resource, namespace, s.name) is not None
+        )
         if max(alive, int(txn.any_in(resource, namespace))) >= self.max_per_namespace:
             raise stores_exceeded(self.max_per_namespace)
 

@@ -22,9 +22,15 @@ MAX_VALUE_BYTES = 24576
 MAX_DECRYPTERS = 64
 
 SECURE_VALUES = ResourceType(
-    group=GROUP, version=VERSION, resource="securevalues", kind="SecureValue", singular="securevalue",
-    short_names=("sv",), categories=("secrets",),
-    field_selectors=("metadata.name", "metadata.namespace", "spec.decrypter"))
+    group=GROUP,
+    version=VERSION,
+    resource="securevalues",
+    kind="SecureValue",
+    singular="securevalue",
+    short_names=("sv",),
+    categories=("secrets",),
+    field_selectors=("metadata.name", "metadata.namespace", "spec.decrypter"),
+)
 
 
 class SecureValueStrategy(Strategy):
@@ -77,12 +83,24 @@ class SecureValueStrategy(Strategy):
         keeper = self._keeper_for(obj, old)
         given_keeper = spec.pop("keeper", None)
         if given_keeper is not None and given_keeper != keeper:
-            causes.append(field_error("invalid", "spec.keeper", f"the keeper is chosen by the server; it would be "
-                                      f"{keeper!r} (spec.keeper is only accepted from older clients when equal)",
-                                      given_keeper))
+            causes.append(
+                field_error(
+                    "invalid",
+                    "spec.keeper",
+                    f"the keeper is chosen by the server; it would be "
+                    f"{keeper!r} (spec.keeper is only accepted from older clients when equal)",
+                    given_keeper,
+                )
+            )
         if old is None and keeper != SYSTEM_KEEPER:
-            causes.append(field_error("forbidden", "spec", f"the active keeper {keeper!r} cannot store values yet; "
-                                      "activate the system keeper to create secure values"))
+            causes.append(
+                field_error(
+                    "forbidden",
+                    "spec",
+                    f"the active keeper {keeper!r} cannot store values yet; "
+                    "activate the system keeper to create secure values",
+                )
+            )
         if ref and keeper == SYSTEM_KEEPER:
             causes.append(field_error("forbidden", "spec.ref", "a `ref` cannot be used with the system keeper"))
         return causes
@@ -98,8 +116,12 @@ class SecureValueStrategy(Strategy):
         if old is None:
             namespace = obj["metadata"].get("namespace", "")
             if active_keeper(txn.iter_current(KEEPERS.resource, namespace)) != obj["status"]["keeper"]:
-                raise conflict(SECURE_VALUES.resource, obj["metadata"]["name"], GROUP,
-                               "the namespace's active keeper changed meanwhile; please try again")
+                raise conflict(
+                    SECURE_VALUES.resource,
+                    obj["metadata"]["name"],
+                    GROUP,
+                    "the namespace's active keeper changed meanwhile; please try again",
+                )
 
     def new_version(self, new: dict[str, Any], old: dict[str, Any] | None) -> None:
         if old is None:
@@ -118,9 +140,15 @@ class SecureValueStrategy(Strategy):
     def table_cells(self, obj: dict[str, Any]) -> list[Any]:
         spec, status = obj.get("spec", {}), obj.get("status", {})
         decrypters = spec.get("decrypters") or []
-        return [obj["metadata"]["name"], spec.get("description", ""), status.get("keeper", ""),
-                ",".join(decrypters) if decrypters else "<none>", status.get("version", 0),
-                age(obj["metadata"].get("creationTimestamp")), spec.get("ref") or "<none>"]
+        return [
+            obj["metadata"]["name"],
+            spec.get("description", ""),
+            status.get("keeper", ""),
+            ",".join(decrypters) if decrypters else "<none>",
+            status.get("version", 0),
+            age(obj["metadata"].get("creationTimestamp")),
+            spec.get("ref") or "<none>",
+        ]
 
 
 def facade_key(obj: dict[str, Any]) -> str:

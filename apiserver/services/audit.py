@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -38,13 +38,29 @@ class AuditLog:
                 self._out = os.fdopen(fd, "ab", buffering=0)
         return self._out
 
-    def record(self, ctx: RequestContext, operation: str, resource: str, namespace: str, name: str,
-               outcome: str, reason: str = "") -> None:
+    def record(
+        self,
+        ctx: RequestContext,
+        operation: str,
+        resource: str,
+        namespace: str,
+        name: str,
+        outcome: str,
+        reason: str = "",
+    ) -> None:
         principal = ctx.principal
-        entry = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                 "requestID": ctx.request_id, "subject": principal.subject,
-                 "serviceIdentity": principal.service_identity or "", "namespace": namespace,
-                 "resource": resource, "name": name, "operation": operation, "outcome": outcome, "reason": reason}
+        entry = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "requestID": ctx.request_id,
+            "subject": principal.subject,
+            "serviceIdentity": principal.service_identity or "",
+            "namespace": namespace,
+            "resource": resource,
+            "name": name,
+            "operation": operation,
+            "outcome": outcome,
+            "reason": reason,
+        }
         line = orjson.dumps(entry) + b"\n"
         try:
             out = self._stream()

@@ -39,5 +39,6 @@ class Authorizer:
 
     def authorize(self, principal: Principal, verb: str, rtype: ResourceType, namespace: str, name: str = "") -> None:
         if not self.can(principal, verb, rtype, namespace, name):
-            raise forbidden(forbidden_message(principal, verb, rtype, namespace, name), rtype.resource, name,
-                            rtype.group)
+            raise forbidden(
+                forbidden_message(principal, verb, rtype, namespace, name), rtype.resource, name, rtype.group
+            )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..machinery.audit import Auditor
@@ -61,7 +61,7 @@ def secret_id(obj: dict[str, Any]) -> str:
 def secret_name(obj: dict[str, Any]) -> str:
     key = facade_key(obj)
     store_id = (obj["metadata"].get("labels") or {}).get(STORE_LABEL, "")
-    return key[:-len(store_id) - 1] if store_id and key.endswith(f"@{store_id}") else key
+    return key[: -len(store_id) - 1] if store_id and key.endswith(f"@{store_id}") else key
 
 
 def comment_of(obj: dict[str, Any]) -> str | None:
@@ -88,7 +88,7 @@ def modified_of(obj: dict[str, Any]) -> datetime:
 
 def description_for(comment: str | None, name: str) -> str:
     text = " ".join((comment or "").split()) or name
-    return text if len(text) <= DESCRIPTION_RUNES else text[:DESCRIPTION_RUNES - 1].rstrip() + "…"
+    return text if len(text) <= DESCRIPTION_RUNES else text[: DESCRIPTION_RUNES - 1].rstrip() + "…"
 
 
 def check_name(name: str) -> None:
@@ -116,8 +116,13 @@ class SecretChange:
 class CloudflareSecrets:
     """The twelve operations' secret half, as service calls over `FacadeValues`."""
 
-    def __init__(self, values: FacadeValues, stores: CloudflareStores, accounts: CloudflareAccounts,
-                 quota: int = MAX_SECRETS_PER_NAMESPACE) -> None:
+    def __init__(
+        self,
+        values: FacadeValues,
+        stores: CloudflareStores,
+        accounts: CloudflareAccounts,
+        quota: int = MAX_SECRETS_PER_NAMESPACE,
+    ) -> None:
         self.values = values
         self.stores = stores
         self.accounts = accounts
@@ -141,23 +146,34 @@ class CloudflareSecrets:
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def create(self, ctx: RequestContext, namespace: str, store_id: str,
-                     secrets: list[NewSecret]) -> list[dict[str, Any]]:
+    async def create(
+        self, ctx: RequestContext, namespace: str, store_id: str, secrets: list[NewSecret]
+    ) -> list[dict[str, Any]]:
         """Create every secret in one transaction; a name taken in the store is a 409, and nothing is written."""
         for secret in secrets:
             check_name(secret.name)
         if len({s.name for s in secrets}) != len(secrets):
             raise refused("secret_name_already_exists", 409)
-        writes = [FacadeWrite(secret_key(store_id, s.name), s.value, description_for(s.comment, s.name),
-                              decrypters=list(s.scopes), annotations=self._annotations(s.comment, None),
-                              labels={STORE_LABEL: store_id}, create_only=True) for s in secrets]
+        writes = [
+            FacadeWrite(
+                secret_key(store_id, s.name),
+                s.value,
+                description_for(s.comment, s.name),
+                decrypters=list(s.scopes),
+                annotations=self._annotations(s.comment, None),
+                labels={STORE_LABEL: store_id},
+                create_only=True,
+            )
+            for s in secrets
+        ]
         async with self.accounts.serialised(namespace):
             self.stores.get(ctx, namespace, store_id)
             self._check_quota(ctx, namespace, len(writes))
             return await self.values.upsert(ctx, namespace, writes)
 
-    async def edit(self, ctx: RequestContext, namespace: str, store_id: str, id_: str,
-                   change: SecretChange) -> dict[str, Any]:
+    async def edit(
+        self, ctx: RequestContext, namespace: str, store_id: str, id_: str, change: SecretChange
+    ) -> dict[str, Any]:
         """PATCH: the given fields replace the current ones; the name stays."""
         current = self.get(ctx, namespace, store_id, id_)
         decrypters = None
@@ -165,8 +181,13 @@ class CloudflareSecrets:
             kept = [d for d in current.get("spec", {}).get("decrypters") or [] if d not in SCOPES]
             decrypters = kept + [s for s in change.scopes if s not in kept]
         description = description_for(change.comment, secret_name(current)) if change.comment is not None else None
-        write = FacadeWrite(facade_key(current), change.value, description, decrypters=decrypters,
-                            annotations=self._annotations(change.comment, _now()))
+        write = FacadeWrite(
+            facade_key(current),
+            change.value,
+            description,
+            decrypters=decrypters,
+            annotations=self._annotations(change.comment, _now()),
+        )
         return (await self.values.upsert(ctx, namespace, [write]))[0]
 
     async def delete(self, ctx: RequestContext, namespace: str, store_id: str, ids: list[str]) -> None:
@@ -183,16 +204,30 @@ class CloudflareSecrets:
         if keys:
             await self.values.delete(ctx, namespace, keys)
 
-    async def duplicate(self, ctx: RequestContext, namespace: str, store_id: str, id_: str, name: str,
-                        scopes: list[str], comment: str | None) -> dict[str, Any]:
+    async def duplicate(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        store_id: str,
+        id_: str,
+        name: str,
+        scopes: list[str],
+        comment: str | None,
+    ) -> dict[str, Any]:
         """A new secret in the same store with the source's value, copied inside the server."""
         check_name(name)
         source = self.get(ctx, namespace, store_id, id_)
         if comment is None:
             comment = comment_of(source)
-        target = FacadeWrite(secret_key(store_id, name), None, description_for(comment, name),
-                             decrypters=list(scopes), annotations=self._annotations(comment, None),
-                             labels={STORE_LABEL: store_id}, create_only=True)
+        target = FacadeWrite(
+            secret_key(store_id, name),
+            None,
+            description_for(comment, name),
+            decrypters=list(scopes),
+            annotations=self._annotations(comment, None),
+            labels={STORE_LABEL: store_id},
+            create_only=True,
+        )
         async with self.accounts.serialised(namespace):
             self.stores.get(ctx, namespace, store_id)
             self._check_quota(ctx, namespace, 1)
@@ -215,7 +250,7 @@ class CloudflareSecrets:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -227,11 +262,21 @@ class CloudflareServices:
     secrets: CloudflareSecrets
 
     @classmethod
-    def build(cls, store: Store, authorizer: Authorizer, auditor: Auditor | None, payload: SecureValuePayload, *,
-              max_stores: int = MAX_STORES_PER_NAMESPACE, quota: int = MAX_SECRETS_PER_NAMESPACE) -> "CloudflareServices":
+    def build(
+        cls,
+        store: Store,
+        authorizer: Authorizer,
+        auditor: Auditor | None,
+        payload: SecureValuePayload,
+        *,
+        max_stores: int = MAX_STORES_PER_NAMESPACE,
+        quota: int = MAX_SECRETS_PER_NAMESPACE,
+    ) -> CloudflareServices:
         # Values written through this facade follow Cloudflare's limits (decision 11): 64 KiB.
         values = FacadeValues.for_surface(store, authorizer, auditor, payload, value_limit=CLOUDFLARE_VALUE_LIMIT)
         accounts = CloudflareAccounts(store, authorizer)
-        stores = CloudflareStores(Registry(SecretStoreStrategy(store, max_stores), store,
-                                           SecureValuesAuthority(authorizer), auditor), accounts)
+        stores = CloudflareStores(
+            Registry(SecretStoreStrategy(store, max_stores), store, SecureValuesAuthority(authorizer), auditor),
+            accounts,
+        )
         return cls(accounts, stores, CloudflareSecrets(values, stores, accounts, quota))

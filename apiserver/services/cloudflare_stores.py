@@ -116,8 +116,12 @@ class CloudflareAccounts:
 
 
 def new_store(name: str) -> dict[str, Any]:
-    return {"apiVersion": SECRET_STORES.api_version, "kind": SECRET_STORES.kind,
-            "metadata": {"name": uuid.uuid4().hex}, "spec": {"name": name}}
+    return {
+        "apiVersion": SECRET_STORES.api_version,
+        "kind": SECRET_STORES.kind,
+        "metadata": {"name": uuid.uuid4().hex},
+        "spec": {"name": name},
+    }
 
 
 class CloudflareStores:
@@ -145,8 +149,9 @@ class CloudflareStores:
             prepared = [await self.registry.prepare_create(ctx, namespace, new_store(name)) for name in names]
             return await self.registry.commit(ctx, prepared)
 
-    async def delete(self, ctx: RequestContext, namespace: str, store_id: str,
-                     empty_first: EmptyStore | None = None) -> None:
+    async def delete(
+        self, ctx: RequestContext, namespace: str, store_id: str, empty_first: EmptyStore | None = None
+    ) -> None:
         """Delete a store; `empty_first` deletes its secrets first (`force`), else a non-empty store is a 409."""
         async with self.accounts.serialised(namespace):
             self.registry.get(ctx, namespace, store_id)

@@ -54,8 +54,7 @@ class DecryptService:
 
     async def decrypt_one(self, ctx: RequestContext, namespace: str, name: str) -> Decrypted:
         result = await self._attempt(ctx, namespace, name)
-        outcome = "success" if result.value is not None else "error" if result.error == DECRYPTION_FAILED \
-            else "denied"
+        outcome = "success" if result.value is not None else "error" if result.error == DECRYPTION_FAILED else "denied"
         self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, outcome, result.error)
         return result
 
@@ -63,8 +62,12 @@ class DecryptService:
         principal = ctx.principal
         grant = self.tokens.grant_for(principal)
         identity = (principal.service_identity or "").strip()
-        if grant is None or not identity or grant.service_identity != principal.service_identity \
-                or not grant.may_decrypt(namespace, name):
+        if (
+            grant is None
+            or not identity
+            or grant.service_identity != principal.service_identity
+            or not grant.may_decrypt(namespace, name)
+        ):
             return Decrypted(error=NOT_AUTHORIZED)
         for _ in range(3):
             stored = self.store.get(SECURE_VALUES.resource, namespace, name)

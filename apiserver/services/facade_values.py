@@ -109,9 +109,16 @@ class KeyExists(ApiError):
 
 class FacadeValues:
     @classmethod
-    def for_surface(cls, store: "Store", authorizer: Authorizer, auditor: Auditor | None,
-                    payload: SecureValuePayload, *, value_limit: int, allow_empty_value: bool = False
-                    ) -> "FacadeValues":
+    def for_surface(
+        cls,
+        store: Store,
+        authorizer: Authorizer,
+        auditor: Auditor | None,
+        payload: SecureValuePayload,
+        *,
+        value_limit: int,
+        allow_empty_value: bool = False,
+    ) -> FacadeValues:
         """Values of one facade: its own registry, because limits follow the surface (decision 11)."""
         strategy = SecureValueStrategy(store, value_limit=value_limit, allow_empty_value=allow_empty_value)
         strategy.payload = payload
@@ -137,8 +144,9 @@ class FacadeValues:
             self._authorizer.authorize(ctx.principal, "get", SECURE_VALUES, namespace, obj["metadata"]["name"])
         return obj
 
-    def list(self, ctx: RequestContext, namespace: str,
-             label_selector: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    def list(
+        self, ctx: RequestContext, namespace: str, label_selector: str | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         """(key, object) of every value the caller may get, sorted by key (byte-wise in UTF-8)."""
         self._authorizer.authorize(ctx.principal, "list", SECURE_VALUES, namespace)
         selector = LabelSelector.parse(label_selector)
@@ -195,8 +203,14 @@ class FacadeValues:
             return await self.registry.prepare_create(ctx, namespace, _new_object(name, write))
         name = current["metadata"]["name"]
         if write.create_only:
-            raise KeyExists(409, "AlreadyExists", f'the key "{write.key}" already exists', SECURE_VALUES.group,
-                            SECURE_VALUES.resource, name)
+            raise KeyExists(
+                409,
+                "AlreadyExists",
+                f'the key "{write.key}" already exists',
+                SECURE_VALUES.group,
+                SECURE_VALUES.resource,
+                name,
+            )
         # prepare_update leaves authorization to its caller (as guaranteed_update does).
         self._authorizer.authorize(ctx.principal, "update", SECURE_VALUES, namespace, name)
         revision = current["metadata"].get("resourceVersion")
@@ -207,8 +221,12 @@ class FacadeValues:
             name = name_for_key(key, attempt)
             if name not in claimed and self._store.get(SECURE_VALUES.resource, namespace, name) is None:
                 return name
-        raise invalid(SECURE_VALUES.kind, "", [field_error("invalid", "metadata.name", "no free name for the key")],
-                      SECURE_VALUES.group)
+        raise invalid(
+            SECURE_VALUES.kind,
+            "",
+            [field_error("invalid", "metadata.name", "no free name for the key")],
+            SECURE_VALUES.group,
+        )
 
     async def delete(self, ctx: RequestContext, namespace: str, keys: list[str]) -> list[str]:
         """Delete the values of `keys` in one transaction; returns the keys that existed."""
@@ -225,10 +243,12 @@ class FacadeValues:
             if prepared:
                 await self.registry.commit(ctx, prepared)
             return existing
+
         return await self._retrying(namespace, attempt)
 
-    async def copy_value(self, ctx: RequestContext, namespace: str, source_key: str,
-                         target: FacadeWrite) -> dict[str, Any]:
+    async def copy_value(
+        self, ctx: RequestContext, namespace: str, source_key: str, target: FacadeWrite
+    ) -> dict[str, Any]:
         """Store the source's current value under `target.key` (plaintext stays inside the server)."""
         source = self.find(ctx, namespace, source_key)
         if source is None:
@@ -236,9 +256,12 @@ class FacadeValues:
         try:
             value = await self.payload.reveal(source)
         except ValueNotStored:
-            raise invalid(SECURE_VALUES.kind, source["metadata"]["name"],
-                          [field_error("forbidden", "spec.ref", "a value kept by reference cannot be copied")],
-                          SECURE_VALUES.group) from None
+            raise invalid(
+                SECURE_VALUES.kind,
+                source["metadata"]["name"],
+                [field_error("forbidden", "spec.ref", "a value kept by reference cannot be copied")],
+                SECURE_VALUES.group,
+            ) from None
         target.value = value
         return (await self.upsert(ctx, namespace, [target]))[0]
 
@@ -260,8 +283,9 @@ def _merged_decrypters(current: list[str], write: FacadeWrite) -> list[str]:
 
 
 def _new_object(name: str, write: FacadeWrite) -> dict[str, Any]:
-    spec: dict[str, Any] = {"description": write.description if write.description is not None
-                            else write.new_description}
+    spec: dict[str, Any] = {
+        "description": write.description if write.description is not None else write.new_description
+    }
     if write.value is not None:
         spec["value"] = _value_text(write.value)
     decrypters = _merged_decrypters([], write)

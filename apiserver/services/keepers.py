@@ -36,8 +36,14 @@ class KeeperService:
                 if bool(current.body.get("status", {}).get("active")) != should_be:
                     body = copy.deepcopy(current.body)
                     body["status"] = {**body.get("status", {}), "active": should_be}
-                    write = txn.update(KEEPERS.resource, namespace, current.name, body,
-                                       expected_revision=current.revision, index_key=current.index_key)
+                    write = txn.update(
+                        KEEPERS.resource,
+                        namespace,
+                        current.name,
+                        body,
+                        expected_revision=current.revision,
+                        index_key=current.index_key,
+                    )
                     if should_be:
                         chosen = write
                 elif should_be:

@@ -18,8 +18,16 @@ ROLES = ("admin", "editor", "viewer")
 ALL_NAMESPACES = "*"
 KINDS = {"securevalues": "secret.securevalues", "keepers": "secret.keepers"}
 ACTION_VERBS = ("create", "read", "write", "delete")
-VERB_ACTIONS = {"get": "read", "list": "read", "watch": "read", "create": "create", "update": "write",
-                "patch": "write", "delete": "delete", "deletecollection": "delete"}
+VERB_ACTIONS = {
+    "get": "read",
+    "list": "read",
+    "watch": "read",
+    "create": "create",
+    "update": "write",
+    "patch": "write",
+    "delete": "delete",
+    "deletecollection": "delete",
+}
 DECRYPT_ANY = "secret.grafana.app/securevalues:decrypt"
 _DECRYPT_SHAPE = re.compile(r"[a-z0-9.-]+/[a-z0-9-]+(/[a-z0-9.-]+)?:[a-z*]+")
 
@@ -51,7 +59,7 @@ def parse_permission(action: str, scope: str | None) -> Permission:
     if scope in (f"{kind}:*", f"{kind}:uid:*"):
         return Permission(action, f"{kind}:*")
     prefix = f"{kind}:uid:"
-    if not scope.startswith(prefix) or not scope[len(prefix):] or not scope[len(prefix):].isprintable():
+    if not scope.startswith(prefix) or not scope[len(prefix) :] or not scope[len(prefix) :].isprintable():
         raise ValueError(f"a scope of {action} is {kind}:* or {prefix}NAME")
     return Permission(action, scope)
 
@@ -90,7 +98,7 @@ class Grant:
             if permission.scope == f"{kind}:*":
                 wildcard = True
             else:
-                names.add(permission.scope[len(kind) + len(":uid:"):])
+                names.add(permission.scope[len(kind) + len(":uid:") :])
             actions[permission.action] = (wildcard, names)
         self._actions.update({a: _Scopes(w, frozenset(n)) for a, (w, n) in actions.items()})
 

@@ -74,6 +74,7 @@ class SecureValuePayload:
 
         def put(txn: Txn) -> None:
             txn.put_payload(namespace, name, version, sealed.data_key_id, sealed.blob)
+
         return put
 
     def destroy(self, txn: Txn, obj: dict[str, Any]) -> None:

@@ -32,9 +32,13 @@ class TokenAdmin:
 
     def _within(self, ctx: RequestContext, grant: Grant, verb: str, record_namespaces: list[str], name: str) -> None:
         if not grant.covers_all(record_namespaces):
-            raise forbidden(forbidden_message(ctx.principal, verb, TOKENS, "", name) +
-                            ": the token's namespaces are not all within the caller's", TOKENS.resource, name,
-                            TOKENS.group)
+            raise forbidden(
+                forbidden_message(ctx.principal, verb, TOKENS, "", name)
+                + ": the token's namespaces are not all within the caller's",
+                TOKENS.resource,
+                name,
+                TOKENS.group,
+            )
 
     async def create(self, ctx: RequestContext, body: Any) -> tuple[TokenRecord, str]:
         grant = self._grant(ctx, "create")
@@ -57,15 +61,21 @@ class TokenAdmin:
 
     async def revoke(self, ctx: RequestContext, body: Any) -> TokenRecord:
         """Revoke by `{"id": ...}` or by `{"token": ...}` (in a body, never in a URL)."""
-        if not isinstance(body, dict) or len(body) != 1 or not isinstance(next(iter(body.values())), str) \
-                or next(iter(body)) not in ("id", "token"):
+        if (
+            not isinstance(body, dict)
+            or len(body) != 1
+            or not isinstance(next(iter(body.values())), str)
+            or next(iter(body)) not in ("id", "token")
+        ):
             raise bad_request('the body of a revocation is {"id": TOKEN_ID} or {"token": TOKEN}')
         token_id, token = body.get("id"), body.get("token")
         grant = self._grant(ctx, "revoke", token_id or "")
         if token is not None:
             if self.tokens.is_bootstrap(token):
-                raise bad_request("the bootstrap admin token is configuration (--admin-token, APISERVER_ADMIN_TOKEN "
-                                  "or DATA_DIR/admin-token): replace it there and restart")
+                raise bad_request(
+                    "the bootstrap admin token is configuration (--admin-token, APISERVER_ADMIN_TOKEN "
+                    "or DATA_DIR/admin-token): replace it there and restart"
+                )
             record = self.tokens.find(token)
             if record is None:
                 raise ApiError(404, "NotFound", "no token matches the one given", TOKENS.group, TOKENS.resource)

@@ -28,8 +28,9 @@ def parse_token_request(body: Any) -> TokenRequest:
     """A TokenRequest from the JSON body of a create, or a 400/422 ApiError."""
     if not isinstance(body, dict):
         raise bad_request("the body of a token request must be a JSON object")
-    causes: list[Cause] = [field_error("not_supported", key, "unknown field", show_value=False)
-                           for key in sorted(set(body) - _FIELDS)]
+    causes: list[Cause] = [
+        field_error("not_supported", key, "unknown field", show_value=False) for key in sorted(set(body) - _FIELDS)
+    ]
     request = TokenRequest(namespaces=_namespaces(body.get("namespaces"), causes))
     identity = body.get("serviceIdentity")
     if identity is not None:
@@ -41,18 +42,33 @@ def parse_token_request(body: Any) -> TokenRequest:
     subject = body.get("subject")
     if subject is not None:
         if identity is not None and subject != identity:
-            causes.append(field_error("invalid", "subject", "the subject of a service token is its service identity",
-                                      subject if isinstance(subject, str) else None))
+            causes.append(
+                field_error(
+                    "invalid",
+                    "subject",
+                    "the subject of a service token is its service identity",
+                    subject if isinstance(subject, str) else None,
+                )
+            )
         elif identity is None and (not isinstance(subject, str) or not _USER.fullmatch(subject)):
-            causes.append(field_error("invalid", "subject", "a user subject is user:NAME (no spaces, at most 128 "
-                                      "characters after the prefix)", subject if isinstance(subject, str) else None))
+            causes.append(
+                field_error(
+                    "invalid",
+                    "subject",
+                    "a user subject is user:NAME (no spaces, at most 128 characters after the prefix)",
+                    subject if isinstance(subject, str) else None,
+                )
+            )
         else:
             request.subject = subject
     role = body.get("role")
     if role is not None:
         if role not in ROLES:
-            causes.append(field_error("not_supported", "role", ", ".join(f'"{r}"' for r in ROLES),
-                                      role if isinstance(role, str) else None))
+            causes.append(
+                field_error(
+                    "not_supported", "role", ", ".join(f'"{r}"' for r in ROLES), role if isinstance(role, str) else None
+                )
+            )
         else:
             request.role = role
     request.permissions = _permissions(body.get("permissions"), causes)
@@ -117,8 +133,9 @@ def _decrypt(value: Any, identity: str | None, causes: list[Cause]) -> list[str]
         causes.append(field_error("type_invalid", "decryptPermissions", "a list of strings", show_value=False))
         return []
     if value and identity is None:
-        causes.append(field_error("forbidden", "decryptPermissions", "only a token with a service identity may "
-                                  "decrypt"))
+        causes.append(
+            field_error("forbidden", "decryptPermissions", "only a token with a service identity may decrypt")
+        )
     checked: list[str] = []
     for index, text in enumerate(value):
         try:

@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,15 @@ from .permissions import ADMIN_GRANT, ALL_NAMESPACES, Grant, Permission
 TOKEN_PREFIX = "sas_"
 ADMIN_SUBJECT = "user:admin"
 TOKEN_GROUP = "auth.apiserver.local"
-TOKENS = ResourceType(group=TOKEN_GROUP, version="v1", resource="tokens", kind="Token", singular="token",
-                      namespaced=False, verbs=("create", "get", "list", "revoke"))
+TOKENS = ResourceType(
+    group=TOKEN_GROUP,
+    version="v1",
+    resource="tokens",
+    kind="Token",
+    singular="token",
+    namespaced=False,
+    verbs=("create", "get", "list", "revoke"),
+)
 STORE_RESOURCE = "tokens.auth.apiserver.local"  # the store key; no API serves it as a generic resource
 _INTERNAL_IDS = ("bootstrap", "system")
 
@@ -61,11 +68,11 @@ def bootstrap_admin_token(data_dir: Path, given: str | None) -> str:
 
 
 def rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _epoch(text: str | None) -> float | None:
-    return None if not text else datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+    return None if not text else datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
 @dataclass
@@ -103,11 +110,21 @@ class TokenRecord:
 
     def public(self) -> dict[str, Any]:
         """The API view: everything but the secret (which is not even kept)."""
-        return {"kind": TOKENS.kind, "apiVersion": TOKENS.api_version, "id": self.id, "subject": self.subject,
-                "serviceIdentity": self.service_identity, "namespaces": list(self.namespaces), "role": self.role,
-                "permissions": [p.as_dict() for p in self.permissions], "decryptPermissions": list(self.decrypt),
-                "created": self.created, "expires": self.expires, "revoked": self.revoked,
-                "revokedAt": self.revoked_at}
+        return {
+            "kind": TOKENS.kind,
+            "apiVersion": TOKENS.api_version,
+            "id": self.id,
+            "subject": self.subject,
+            "serviceIdentity": self.service_identity,
+            "namespaces": list(self.namespaces),
+            "role": self.role,
+            "permissions": [p.as_dict() for p in self.permissions],
+            "decryptPermissions": list(self.decrypt),
+            "created": self.created,
+            "expires": self.expires,
+            "revoked": self.revoked,
+            "revokedAt": self.revoked_at,
+        }
 
     def body(self, hashed: str) -> dict[str, Any]:
         public = self.public()
@@ -115,12 +132,20 @@ class TokenRecord:
         return {"metadata": {"name": self.id}, **public, "tokenHash": hashed}
 
     @classmethod
-    def from_body(cls, body: dict[str, Any]) -> "TokenRecord":
-        return cls(id=body["id"], subject=body["subject"], service_identity=body.get("serviceIdentity"),
-                   namespaces=list(body["namespaces"]), role=body.get("role"),
-                   permissions=[Permission(p["action"], p["scope"]) for p in body.get("permissions") or []],
-                   decrypt=list(body.get("decryptPermissions") or []), created=body["created"],
-                   expires=body.get("expires"), revoked=bool(body.get("revoked")), revoked_at=body.get("revokedAt"))
+    def from_body(cls, body: dict[str, Any]) -> TokenRecord:
+        return cls(
+            id=body["id"],
+            subject=body["subject"],
+            service_identity=body.get("serviceIdentity"),
+            namespaces=list(body["namespaces"]),
+            role=body.get("role"),
+            permissions=[Permission(p["action"], p["scope"]) for p in body.get("permissions") or []],
+            decrypt=list(body.get("decryptPermissions") or []),
+            created=body["created"],
+            expires=body.get("expires"),
+            revoked=bool(body.get("revoked")),
+            revoked_at=body.get("revokedAt"),
+        )
 
 
 @dataclass(frozen=True)
@@ -180,8 +205,9 @@ class TokenService:
         if cached is not None and cached.revision == stored.revision:
             return cached
         record = TokenRecord.from_body(stored.body)
-        compiled = _Compiled(stored.revision, record, record.grant(), bytes.fromhex(stored.body["tokenHash"]),
-                             _epoch(record.expires))
+        compiled = _Compiled(
+            stored.revision, record, record.grant(), bytes.fromhex(stored.body["tokenHash"]), _epoch(record.expires)
+        )
         self._compiled[stored.name] = compiled
         return compiled
 
@@ -213,14 +239,21 @@ class TokenService:
             secret = new_token()
             hashed = token_hash(secret).hex()
             record = TokenRecord(
-                id=token_id, subject=request.subject or request.service_identity or f"user:{token_id}",
-                service_identity=request.service_identity, namespaces=list(request.namespaces), role=request.role,
-                permissions=list(request.permissions), decrypt=list(request.decrypt), created=rfc3339(now),
-                expires=rfc3339(now + request.expires_in) if request.expires_in else None)
+                id=token_id,
+                subject=request.subject or request.service_identity or f"user:{token_id}",
+                service_identity=request.service_identity,
+                namespaces=list(request.namespaces),
+                role=request.role,
+                permissions=list(request.permissions),
+                decrypt=list(request.decrypt),
+                created=rfc3339(now),
+                expires=rfc3339(now + request.expires_in) if request.expires_in else None,
+            )
             body = record.body(hashed)
 
             def insert(txn: Txn, body: dict[str, Any] = body, hashed: str = hashed) -> None:
                 txn.create(STORE_RESOURCE, "", body["id"], body, hashed)
+
             try:
                 await store.commit(insert)
             except ObjectExists:
@@ -240,8 +273,10 @@ class TokenService:
             body = {**stored.body, "revoked": True, "revokedAt": rfc3339(time.time())}
 
             def mark(txn: Txn, body: dict[str, Any] = body, stored: StoredObject = stored) -> None:
-                txn.update(STORE_RESOURCE, "", stored.name, body, expected_revision=stored.revision,
-                           index_key=stored.index_key)
+                txn.update(
+                    STORE_RESOURCE, "", stored.name, body, expected_revision=stored.revision, index_key=stored.index_key
+                )
+
             try:
                 await store.commit(mark)
             except RevisionMismatch:

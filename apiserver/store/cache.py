@@ -26,7 +26,7 @@ _MAX_NAME = "\U0010ffff"
 class Watcher:
     """One subscriber's queue of events. A watcher that falls too far behind is closed, not waited for."""
 
-    def __init__(self, cache: "ObjectCache", resource: str, namespace: str | None, backlog: int) -> None:
+    def __init__(self, cache: ObjectCache, resource: str, namespace: str | None, backlog: int) -> None:
         self._cache = cache
         self.resource = resource
         self.namespace = namespace
@@ -92,8 +92,13 @@ class ObjectCache:
 
     # -- loading and applying -------------------------------------------------------------
 
-    def load(self, objects: Iterable[StoredObject], revision: int, history: Iterable[WatchEvent] = (),
-             oldest_revision: int | None = None) -> None:
+    def load(
+        self,
+        objects: Iterable[StoredObject],
+        revision: int,
+        history: Iterable[WatchEvent] = (),
+        oldest_revision: int | None = None,
+    ) -> None:
         """Start from `objects` at `revision`; `history` (the events after `oldest_revision`, up to
         `revision`) lets watches and continue tokens from before this start resume, as they can on
         another replica of a shared database."""
@@ -103,8 +108,13 @@ class ObjectCache:
         self.revision = revision
         self.oldest_revision = revision if oldest_revision is None else oldest_revision
 
-    def reload(self, objects: Iterable[StoredObject], revision: int, history: Iterable[WatchEvent] = (),
-               oldest_revision: int | None = None) -> None:
+    def reload(
+        self,
+        objects: Iterable[StoredObject],
+        revision: int,
+        history: Iterable[WatchEvent] = (),
+        oldest_revision: int | None = None,
+    ) -> None:
         """Replace everything after falling too far behind a shared database to catch up by events.
 
         Watchers are closed: they missed events, and their clients re-list, as after an etcd compaction.
@@ -183,8 +193,9 @@ class ObjectCache:
         keys = objects.irange(low, high, inclusive=(after is None, True))
         return (objects[k] for k in keys)
 
-    def iter_at(self, resource: str, namespace: str | None, revision: int,
-                after: Key | None = None) -> Iterator[tuple[Key, dict[str, Any]]]:
+    def iter_at(
+        self, resource: str, namespace: str | None, revision: int, after: Key | None = None
+    ) -> Iterator[tuple[Key, dict[str, Any]]]:
         """Objects as they were at `revision`, in key order, starting after `after`."""
         if revision >= self.revision:
             return ((o.key, o.body) for o in self.iter_current(resource, namespace, after))
@@ -218,7 +229,9 @@ class ObjectCache:
 
     # -- watch ----------------------------------------------------------------------------
 
-    def watch(self, resource: str, namespace: str | None, after_revision: int | None) -> tuple[Watcher, list[WatchEvent]]:
+    def watch(
+        self, resource: str, namespace: str | None, after_revision: int | None
+    ) -> tuple[Watcher, list[WatchEvent]]:
         """Register a watcher; returns it with the retained events after `after_revision` to replay.
 
         Registration and the replay snapshot happen without an await in between, so no event
@@ -226,8 +239,11 @@ class ObjectCache:
         """
         replay: list[WatchEvent] = []
         if after_revision is not None:
-            replay = [e for e in self.events_after(after_revision)
-                      if e.resource == resource and (namespace is None or e.namespace == namespace)]
+            replay = [
+                e
+                for e in self.events_after(after_revision)
+                if e.resource == resource and (namespace is None or e.namespace == namespace)
+            ]
         watcher = Watcher(self, resource, namespace, self._watcher_backlog)
         self._watchers.setdefault(resource, set()).add(watcher)
         return watcher, replay

@@ -19,8 +19,9 @@ class StoreDataKeys:
         return None if row is None else DataKeyRecord(*row)
 
     async def insert_data_key(self, record: DataKeyRecord) -> None:
-        await self._store.commit(lambda txn: txn.insert_data_key(record.id, record.namespace, record.kek_id,
-                                                                 record.wrapped, record.created))
+        await self._store.commit(
+            lambda txn: txn.insert_data_key(record.id, record.namespace, record.kek_id, record.wrapped, record.created)
+        )
 
     async def data_keys(self, namespace: str | None = None) -> list[DataKeyRecord]:
         return [DataKeyRecord(*row) for row in await self._store.backend.read_data_keys(namespace)]

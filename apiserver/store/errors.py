@@ -46,6 +46,8 @@ class SchemaTooNew(StoreError):
     """The database was written by a newer server; running on it could lose data, so start-up stops."""
 
     def __init__(self, found: int, supported: int) -> None:
-        super().__init__(f"database schema version {found} is newer than this server ({supported}); "
-                         "run a newer apiserver on this data directory")
+        super().__init__(
+            f"database schema version {found} is newer than this server ({supported}); "
+            "run a newer apiserver on this data directory"
+        )
         self.found, self.supported = found, supported

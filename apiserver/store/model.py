@@ -23,8 +23,15 @@ class StoredObject:
 
     __slots__ = ("resource", "namespace", "name", "revision", "raw", "index_key")
 
-    def __init__(self, resource: str, namespace: str, name: str, revision: int,
-                 body: dict[str, Any] | bytes, index_key: str | None = None) -> None:
+    def __init__(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        revision: int,
+        body: dict[str, Any] | bytes,
+        index_key: str | None = None,
+    ) -> None:
         set_ = object.__setattr__
         set_(self, "resource", resource)
         set_(self, "namespace", namespace)
@@ -39,14 +46,22 @@ class StoredObject:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, StoredObject):
             return NotImplemented
-        return (self.resource, self.namespace, self.name, self.revision, self.raw, self.index_key) == \
-            (other.resource, other.namespace, other.name, other.revision, other.raw, other.index_key)
+        return (self.resource, self.namespace, self.name, self.revision, self.raw, self.index_key) == (
+            other.resource,
+            other.namespace,
+            other.name,
+            other.revision,
+            other.raw,
+            other.index_key,
+        )
 
     __hash__ = None  # type: ignore[assignment]  # as before: equal objects need not hash alike
 
     def __repr__(self) -> str:
-        return (f"StoredObject(resource={self.resource!r}, namespace={self.namespace!r}, name={self.name!r}, "
-                f"revision={self.revision!r}, index_key={self.index_key!r})")
+        return (
+            f"StoredObject(resource={self.resource!r}, namespace={self.namespace!r}, name={self.name!r}, "
+            f"revision={self.revision!r}, index_key={self.index_key!r})"
+        )
 
     @property
     def body(self) -> dict[str, Any]:

@@ -71,8 +71,10 @@ _LOCK_KEY = 0x61706973_65727665  # "apiserve": the migrations' advisory lock
 async def migrate(conn: asyncpg.Connection) -> None:
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
-        await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                           "(version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"
+        )
         current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         if current > len(MIGRATIONS):
             raise SchemaTooNew(current, len(MIGRATIONS))

@@ -61,8 +61,13 @@ class PostgresBackend:
     async def open(self) -> tuple[list[StoredObject], int]:
         try:
             # No connection floor: asyncpg would log a traceback per failed refill while the database is away.
-            self._pool = await asyncpg.create_pool(self._url, min_size=0, max_size=self._pool_size,
-                                                   timeout=self._timeout, command_timeout=self._timeout * 2)
+            self._pool = await asyncpg.create_pool(
+                self._url,
+                min_size=0,
+                max_size=self._pool_size,
+                timeout=self._timeout,
+                command_timeout=self._timeout * 2,
+            )
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"cannot connect to the database: {type(exc).__name__}") from None
         async with self._connection() as conn:
@@ -76,7 +81,7 @@ class PostgresBackend:
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), self._timeout)
-            except (asyncio.TimeoutError, *UNAVAILABLE):
+            except (TimeoutError, *UNAVAILABLE):
                 self._pool.terminate()
             self._pool = None
 
@@ -96,15 +101,20 @@ class PostgresBackend:
         async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             revision = await conn.fetchval("SELECT revision FROM store_state WHERE id = 1")
             rows = await conn.fetch("SELECT resource, namespace, name, revision, index_key, body FROM objects")
-        objects = [StoredObject(r["resource"], r["namespace"], r["name"], r["revision"], r["body"], r["index_key"])
-                   for r in rows]  # the body stays JSON bytes, as the cache keeps it
+        objects = [
+            StoredObject(r["resource"], r["namespace"], r["name"], r["revision"], r["body"], r["index_key"])
+            for r in rows
+        ]  # the body stays JSON bytes, as the cache keeps it
         return objects, revision
 
     async def history(self, revision: int) -> tuple[int, list[Change]]:
         async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             pruned = await conn.fetchval("SELECT pruned_through FROM store_state WHERE id = 1")
-            rows = await conn.fetch(f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE revision > $1 AND revision <= $2 "
-                                    "ORDER BY revision", pruned, revision)
+            rows = await conn.fetch(
+                f"SELECT {_CHANGE_COLUMNS} FROM changes WHERE revision > $1 AND revision <= $2 ORDER BY revision",
+                pruned,
+                revision,
+            )
         return pruned, [_change(row) for row in rows]
 
     async def head_revision(self) -> int:
@@ -122,12 +132,13 @@ class PostgresBackend:
     # -- writing --------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def write_session(self, known_revision: int) -> AsyncIterator["_Session"]:
+    async def write_session(self, known_revision: int) -> AsyncIterator[_Session]:
         async with self._connection() as conn:
             async with conn.transaction():
                 # The row lock is the replicas' write turn; it is held until commit.
                 head, pruned = await conn.fetchrow(
-                    "SELECT revision, pruned_through FROM store_state WHERE id = 1 FOR UPDATE")
+                    "SELECT revision, pruned_through FROM store_state WHERE id = 1 FOR UPDATE"
+                )
                 changes = None if known_revision < pruned else await _changes_after(conn, known_revision)
                 yield _Session(conn, head, pruned, changes, self._window)
 
@@ -135,8 +146,12 @@ class PostgresBackend:
 
     async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
         async with self._connection() as conn:
-            row = await conn.fetchrow("SELECT data_key_id, blob FROM payloads "
-                                      "WHERE namespace = $1 AND name = $2 AND version = $3", namespace, name, version)
+            row = await conn.fetchrow(
+                "SELECT data_key_id, blob FROM payloads WHERE namespace = $1 AND name = $2 AND version = $3",
+                namespace,
+                name,
+                version,
+            )
         return None if row is None else (row[0], bytes(row[1]))
 
     async def read_data_key(self, key_id: str) -> DataKeyRow | None:
@@ -144,15 +159,18 @@ class PostgresBackend:
         return rows[0] if rows else None
 
     async def read_active_data_key(self, namespace: str) -> DataKeyRow | None:
-        rows = await self._data_keys(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = $1 AND active "
-                                     "ORDER BY created DESC LIMIT 1", namespace)
+        rows = await self._data_keys(
+            f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = $1 AND active ORDER BY created DESC LIMIT 1",
+            namespace,
+        )
         return rows[0] if rows else None
 
     async def read_data_keys(self, namespace: str | None) -> list[DataKeyRow]:
         if namespace is None:
             return await self._data_keys(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys ORDER BY created")
-        return await self._data_keys(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = $1 "
-                                     "ORDER BY created", namespace)
+        return await self._data_keys(
+            f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = $1 ORDER BY created", namespace
+        )
 
     async def _data_keys(self, query: str, *args: Any) -> list[DataKeyRow]:
         async with self._connection() as conn:
@@ -164,8 +182,9 @@ class PostgresBackend:
         async with self._connection() as conn:
             value = await conn.fetchval("SELECT value FROM settings WHERE key = $1", key)
             if value is None:
-                await conn.execute("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                                   key, default())
+                await conn.execute(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING", key, default()
+                )
                 value = await conn.fetchval("SELECT value FROM settings WHERE key = $1", key)
         return value
 
@@ -183,7 +202,7 @@ class PostgresBackend:
             try:
                 conn = await asyncpg.connect(self._url, timeout=self._timeout)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn: lost.set())
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda *_args: poke())
                 poke()  # whatever was committed while nobody listened
                 backoff = 0.2
@@ -206,8 +225,9 @@ class PostgresBackend:
 class _Session:
     """One write transaction holding the revision lock (see `shared.WriteSession`)."""
 
-    def __init__(self, conn: asyncpg.Connection, head: int, pruned: int, changes: list[Change] | None,
-                 window: int) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, head: int, pruned: int, changes: list[Change] | None, window: int
+    ) -> None:
         self._conn = conn
         self.head = head
         self._pruned = pruned
@@ -223,24 +243,46 @@ class _Session:
                 await _write_object(conn, write)
                 previous = write.previous.raw if write.previous else None
                 kind = {"create": "ADDED", "update": "MODIFIED", "delete": "DELETED"}[write.op]
-                rows.append((write.revision, kind, write.resource, write.namespace, write.name, write.index_key,
-                             orjson.dumps(write.body), previous))
+                rows.append(
+                    (
+                        write.revision,
+                        kind,
+                        write.resource,
+                        write.namespace,
+                        write.name,
+                        write.index_key,
+                        orjson.dumps(write.body),
+                        previous,
+                    )
+                )
             elif isinstance(write, PayloadWrite):
                 await _write_payload(conn, write)
             elif write.op == "insert":
-                await conn.execute("UPDATE data_keys SET active = false WHERE namespace = $1 AND active",
-                                   write.namespace)
-                await conn.execute("INSERT INTO data_keys VALUES ($1, $2, $3, $4, $5, true)", write.id,
-                                   write.namespace, write.kek_id, write.wrapped, write.created)
+                await conn.execute(
+                    "UPDATE data_keys SET active = false WHERE namespace = $1 AND active", write.namespace
+                )
+                await conn.execute(
+                    "INSERT INTO data_keys VALUES ($1, $2, $3, $4, $5, true)",
+                    write.id,
+                    write.namespace,
+                    write.kek_id,
+                    write.wrapped,
+                    write.created,
+                )
                 # A revision of its own tells the other replicas to forget their active key.
                 final += 1
                 rows.append((final, "DATAKEY", "", write.namespace, write.id, None, None, None))
             else:
-                await conn.execute("UPDATE data_keys SET kek_id = $2, wrapped = $3 WHERE id = $1",
-                                   write.id, write.kek_id, write.wrapped)
+                await conn.execute(
+                    "UPDATE data_keys SET kek_id = $2, wrapped = $3 WHERE id = $1",
+                    write.id,
+                    write.kek_id,
+                    write.wrapped,
+                )
         if rows:
-            await conn.executemany(f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                   rows)
+            await conn.executemany(
+                f"INSERT INTO changes ({_CHANGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", rows
+            )
         if final > self.head:
             await self._advance(final)
         return final
@@ -250,8 +292,9 @@ class _Session:
         if final - pruned > 2 * self._window:
             pruned = final - self._window
             await self._conn.execute("DELETE FROM changes WHERE revision <= $1", pruned)
-        await self._conn.execute("UPDATE store_state SET revision = $1, pruned_through = $2 WHERE id = 1",
-                                 final, pruned)
+        await self._conn.execute(
+            "UPDATE store_state SET revision = $1, pruned_through = $2 WHERE id = 1", final, pruned
+        )
         # Delivered at commit, to every replica's listener (this one's too, harmlessly).
         await self._conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(final))
 
@@ -259,8 +302,13 @@ class _Session:
 async def _write_object(conn: asyncpg.Connection, write: ObjectWrite) -> None:
     key = (write.resource, write.namespace, write.name)
     if write.op == "create":
-        status = await conn.execute("INSERT INTO objects VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                                    *key, write.revision, write.index_key, orjson.dumps(write.body))
+        status = await conn.execute(
+            "INSERT INTO objects VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            *key,
+            write.revision,
+            write.index_key,
+            orjson.dumps(write.body),
+        )
         if status.endswith(" 1"):
             return
         if await conn.fetchval("SELECT 1 FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3", *key):
@@ -273,29 +321,46 @@ async def _write_object(conn: asyncpg.Connection, write: ObjectWrite) -> None:
         status = await conn.execute(
             "UPDATE objects SET revision = $5, index_key = $6, body = $7 "
             "WHERE resource = $1 AND namespace = $2 AND name = $3 AND revision = $4",
-            *key, write.expected_revision, write.revision, write.index_key, orjson.dumps(write.body))
+            *key,
+            write.expected_revision,
+            write.revision,
+            write.index_key,
+            orjson.dumps(write.body),
+        )
     else:
         status = await conn.execute(
             "DELETE FROM objects WHERE resource = $1 AND namespace = $2 AND name = $3 AND revision = $4",
-            *key, write.expected_revision)
+            *key,
+            write.expected_revision,
+        )
     if not status.endswith(" 1"):
         raise RevisionMismatch(*key)
 
 
 async def _check_index_key(conn: asyncpg.Connection, write: ObjectWrite) -> None:
     """Raise IndexKeyTaken when another object holds the write's index key (race-free: we hold the lock)."""
-    holder = await conn.fetchval("SELECT name FROM objects WHERE resource = $1 AND namespace = $2 "
-                                 "AND index_key = $3 AND name <> $4",
-                                 write.resource, write.namespace, write.index_key, write.name)
+    holder = await conn.fetchval(
+        "SELECT name FROM objects WHERE resource = $1 AND namespace = $2 AND index_key = $3 AND name <> $4",
+        write.resource,
+        write.namespace,
+        write.index_key,
+        write.name,
+    )
     if holder is not None:
         raise IndexKeyTaken(write.resource, write.namespace, write.name, write.index_key or "", holder)
 
 
 async def _write_payload(conn: asyncpg.Connection, write: PayloadWrite) -> None:
     if write.op == "put":
-        await conn.execute("INSERT INTO payloads VALUES ($1, $2, $3, $4, $5) ON CONFLICT (namespace, name, version) "
-                           "DO UPDATE SET data_key_id = EXCLUDED.data_key_id, blob = EXCLUDED.blob",
-                           write.namespace, write.name, write.version, write.data_key_id, write.blob)
+        await conn.execute(
+            "INSERT INTO payloads VALUES ($1, $2, $3, $4, $5) ON CONFLICT (namespace, name, version) "
+            "DO UPDATE SET data_key_id = EXCLUDED.data_key_id, blob = EXCLUDED.blob",
+            write.namespace,
+            write.name,
+            write.version,
+            write.data_key_id,
+            write.blob,
+        )
     else:
         await conn.execute("DELETE FROM payloads WHERE namespace = $1 AND name = $2", write.namespace, write.name)
 
@@ -312,6 +377,9 @@ def _change(row: asyncpg.Record) -> Change:
     body = orjson.loads(row["body"])
     previous = orjson.loads(row["previous"]) if row["previous"] is not None else None
     event = WatchEvent(revision, kind, row["resource"], row["namespace"], row["name"], body, previous)
-    stored = None if kind == "DELETED" else StoredObject(row["resource"], row["namespace"], row["name"], revision,
-                                                         row["body"], row["index_key"])
+    stored = (
+        None
+        if kind == "DELETED"
+        else StoredObject(row["resource"], row["namespace"], row["name"], revision, row["body"], row["index_key"])
+    )
     return Change(revision, event, stored)

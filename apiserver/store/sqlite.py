@@ -74,7 +74,9 @@ class SqliteBackend:
             raise
         self._reader = await _connect(self.path)
         objects = []
-        async with self._writer.execute("SELECT resource, namespace, name, revision, index_key, body FROM objects") as cur:
+        async with self._writer.execute(
+            "SELECT resource, namespace, name, revision, index_key, body FROM objects"
+        ) as cur:
             async for resource, namespace, name, revision, index_key, body in cur:
                 objects.append(StoredObject(resource, namespace, name, revision, body, index_key))  # kept as JSON
         async with self._writer.execute("SELECT value FROM settings WHERE key = 'revision'") as cur:
@@ -82,14 +84,19 @@ class SqliteBackend:
         return objects, int(revision)
 
     async def _migrate(self, db: aiosqlite.Connection) -> None:
-        await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)")
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)"
+        )
         async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
             (current,) = await cur.fetchone()  # type: ignore[misc]
         if current > len(MIGRATIONS):
             raise SchemaTooNew(current, len(MIGRATIONS))
         for version in range(current + 1, len(MIGRATIONS) + 1):
-            await db.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[version - 1]
-                                   + f";INSERT INTO schema_migrations VALUES ({version}, {time.time()});COMMIT;")
+            await db.executescript(
+                "BEGIN IMMEDIATE;"
+                + MIGRATIONS[version - 1]
+                + f";INSERT INTO schema_migrations VALUES ({version}, {time.time()});COMMIT;"
+            )
 
     async def persist(self, writes: list[Write], revision: int) -> None:
         db = self._writer
@@ -115,8 +122,10 @@ class SqliteBackend:
         return list(await self._reader.execute_fetchall(query, params))
 
     async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
-        rows = await self._read("SELECT data_key_id, blob FROM payloads WHERE namespace = ? AND name = ? AND version = ?",
-                                (namespace, name, version))
+        rows = await self._read(
+            "SELECT data_key_id, blob FROM payloads WHERE namespace = ? AND name = ? AND version = ?",
+            (namespace, name, version),
+        )
         return (rows[0][0], bytes(rows[0][1])) if rows else None
 
     async def read_data_key(self, key_id: str) -> DataKeyRow | None:
@@ -124,8 +133,11 @@ class SqliteBackend:
         return _key_row(rows[0]) if rows else None
 
     async def read_active_data_key(self, namespace: str) -> DataKeyRow | None:
-        rows = await self._read(f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = ? AND active = 1 "
-                                "ORDER BY created DESC LIMIT 1", (namespace,))
+        rows = await self._read(
+            f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys WHERE namespace = ? AND active = 1 "
+            "ORDER BY created DESC LIMIT 1",
+            (namespace,),
+        )
         return _key_row(rows[0]) if rows else None
 
     async def read_data_keys(self, namespace: str | None) -> list[DataKeyRow]:
@@ -172,26 +184,33 @@ async def _apply(db: aiosqlite.Connection, write: Write) -> None:
         await _apply_object(db, write)
     elif isinstance(write, PayloadWrite):
         if write.op == "put":
-            await db.execute("INSERT OR REPLACE INTO payloads VALUES (?, ?, ?, ?, ?)",
-                             (write.namespace, write.name, write.version, write.data_key_id, write.blob))
+            await db.execute(
+                "INSERT OR REPLACE INTO payloads VALUES (?, ?, ?, ?, ?)",
+                (write.namespace, write.name, write.version, write.data_key_id, write.blob),
+            )
         else:
             await db.execute("DELETE FROM payloads WHERE namespace = ? AND name = ?", (write.namespace, write.name))
     elif isinstance(write, DataKeyWrite):
         if write.op == "insert":
             await db.execute("UPDATE data_keys SET active = 0 WHERE namespace = ?", (write.namespace,))
-            await db.execute("INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, 1)",
-                             (write.id, write.namespace, write.kek_id, write.wrapped, write.created))
+            await db.execute(
+                "INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, 1)",
+                (write.id, write.namespace, write.kek_id, write.wrapped, write.created),
+            )
         else:
-            await db.execute("UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?",
-                             (write.kek_id, write.wrapped, write.id))
+            await db.execute(
+                "UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?", (write.kek_id, write.wrapped, write.id)
+            )
 
 
 async def _apply_object(db: aiosqlite.Connection, write: ObjectWrite) -> None:
     key = (write.resource, write.namespace, write.name)
     if write.op == "create":
         try:
-            await db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
-                             (*key, write.revision, write.index_key, orjson.dumps(write.body)))
+            await db.execute(
+                "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
+                (*key, write.revision, write.index_key, orjson.dumps(write.body)),
+            )
         except sqlite3.IntegrityError as exc:
             raise await _unique_violation(db, write, exc) from None
         return
@@ -200,12 +219,15 @@ async def _apply_object(db: aiosqlite.Connection, write: ObjectWrite) -> None:
             cur = await db.execute(
                 "UPDATE objects SET revision = ?, index_key = ?, body = ? "
                 "WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
-                (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision))
+                (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision),
+            )
         except sqlite3.IntegrityError as exc:
             raise await _unique_violation(db, write, exc) from None
     else:
-        cur = await db.execute("DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
-                               (*key, write.expected_revision))
+        cur = await db.execute(
+            "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
+            (*key, write.expected_revision),
+        )
     # The cache already checked this; the database enforces it as well (it must, with replicas).
     if cur.rowcount != 1:
         raise RevisionMismatch(*key)
@@ -215,8 +237,10 @@ async def _unique_violation(db: aiosqlite.Connection, write: ObjectWrite, exc: s
     """The store error for a duplicate the cache did not see (a name, or an index key held by another)."""
     key = (write.resource, write.namespace, write.name)
     if "index_key" in str(exc) and write.index_key is not None:
-        async with db.execute("SELECT name FROM objects WHERE resource = ? AND namespace = ? AND index_key = ?",
-                              (write.resource, write.namespace, write.index_key)) as cur:
+        async with db.execute(
+            "SELECT name FROM objects WHERE resource = ? AND namespace = ? AND index_key = ?",
+            (write.resource, write.namespace, write.index_key),
+        ) as cur:
             row = await cur.fetchone()
         return IndexKeyTaken(*key, write.index_key, row[0] if row else "")
     return ObjectExists(*key)

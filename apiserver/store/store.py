@@ -48,6 +48,8 @@ def _bulk_load():
         if enabled:
             gc.enable()
         gc.freeze()
+
+
 T = TypeVar("T")
 Queued = tuple[Callable[[Txn], Any], asyncio.Future]
 # The database refused one write of a batch: the batch's other transactions deserve another try.
@@ -83,7 +85,9 @@ class _LocalSession:
 
 
 class Store:
-    def __init__(self, backend: Backend | SharedBackend, *, event_window: int = 50_000, watcher_backlog: int = 10_000) -> None:
+    def __init__(
+        self, backend: Backend | SharedBackend, *, event_window: int = 50_000, watcher_backlog: int = 10_000
+    ) -> None:
         self.backend = backend
         self.cache = ObjectCache(event_window, watcher_backlog)
         self.shared = isinstance(backend, SharedBackend)
@@ -129,7 +133,9 @@ class Store:
     def get(self, resource: str, namespace: str, name: str) -> StoredObject | None:
         return self.cache.get(resource, namespace, name)
 
-    def watch(self, resource: str, namespace: str | None, after_revision: int | None) -> tuple[Watcher, list[WatchEvent]]:
+    def watch(
+        self, resource: str, namespace: str | None, after_revision: int | None
+    ) -> tuple[Watcher, list[WatchEvent]]:
         return self.cache.watch(resource, namespace, after_revision)
 
     async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
@@ -232,8 +238,11 @@ class Store:
             if len(done) > 1:
                 # One transaction conflicted in the database: run each alone, so that each
                 # gets its own outcome instead of failing with its neighbour.
-                log.info("batch conflict in the database (%s); retrying its %d transactions one by one",
-                         type(exc).__name__, len(done))
+                log.info(
+                    "batch conflict in the database (%s); retrying its %d transactions one by one",
+                    type(exc).__name__,
+                    len(done),
+                )
                 for item, _ in done:
                     await self._run_batch([item])
             else:
@@ -290,15 +299,16 @@ def _changes(writes: list[Write]) -> list[Change]:
         assert write.body is not None
         previous = write.previous.body if write.previous else None
         if write.op == "delete":
-            event = WatchEvent(write.revision, "DELETED", write.resource, write.namespace, write.name,
-                               write.body, previous)
+            event = WatchEvent(
+                write.revision, "DELETED", write.resource, write.namespace, write.name, write.body, previous
+            )
             changes.append(Change(write.revision, event))
         else:
-            stored = StoredObject(write.resource, write.namespace, write.name, write.revision, write.body,
-                                  write.index_key)
+            stored = StoredObject(
+                write.resource, write.namespace, write.name, write.revision, write.body, write.index_key
+            )
             kind = "ADDED" if write.op == "create" else "MODIFIED"
-            event = WatchEvent(write.revision, kind, write.resource, write.namespace, write.name, write.body,
-                               previous)
+            event = WatchEvent(write.revision, kind, write.resource, write.namespace, write.name, write.body, previous)
             changes.append(Change(write.revision, event, stored))
     return changes
 

@@ -21,10 +21,14 @@ _Missing = object()
 
 
 class Txn:
-    def __init__(self, cache: "ObjectCache", pending: dict[tuple[str, str, str], StoredObject | None],
-                 pending_index: dict[tuple[str, str, str], str | None]) -> None:
+    def __init__(
+        self,
+        cache: ObjectCache,
+        pending: dict[tuple[str, str, str], StoredObject | None],
+        pending_index: dict[tuple[str, str, str], str | None],
+    ) -> None:
         self._cache = cache
-        self._batch = pending            # what earlier transactions of this batch wrote
+        self._batch = pending  # what earlier transactions of this batch wrote
         self._batch_index = pending_index
         self._local: dict[tuple[str, str, str], StoredObject | None] = {}
         self._local_index: dict[tuple[str, str, str], str | None] = {}
@@ -71,31 +75,56 @@ class Txn:
 
     # -- object writes --------------------------------------------------------------------
 
-    def create(self, resource: str, namespace: str, name: str, body: dict[str, Any],
-               index_key: str | None = None) -> ObjectWrite:
+    def create(
+        self, resource: str, namespace: str, name: str, body: dict[str, Any], index_key: str | None = None
+    ) -> ObjectWrite:
         if self.get(resource, namespace, name) is not None:
             raise ObjectExists(resource, namespace, name)
         self._claim_index(resource, namespace, name, index_key)
         write = ObjectWrite("create", resource, namespace, name, copy.deepcopy(body), index_key)
         return self._record(write, StoredObject(resource, namespace, name, 0, write.body, index_key))
 
-    def update(self, resource: str, namespace: str, name: str, body: dict[str, Any], *,
-               expected_revision: int | None, index_key: str | None = None) -> ObjectWrite:
+    def update(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        body: dict[str, Any],
+        *,
+        expected_revision: int | None,
+        index_key: str | None = None,
+    ) -> ObjectWrite:
         current = self._current(resource, namespace, name, expected_revision)
         if current.index_key != index_key:
             self._claim_index(resource, namespace, name, index_key)
             if current.index_key is not None:
                 self._local_index[(resource, namespace, current.index_key)] = None
-        write = ObjectWrite("update", resource, namespace, name, copy.deepcopy(body), index_key,
-                            expected_revision=current.revision, previous=current)
+        write = ObjectWrite(
+            "update",
+            resource,
+            namespace,
+            name,
+            copy.deepcopy(body),
+            index_key,
+            expected_revision=current.revision,
+            previous=current,
+        )
         return self._record(write, StoredObject(resource, namespace, name, 0, write.body, index_key))
 
     def delete(self, resource: str, namespace: str, name: str, *, expected_revision: int | None) -> ObjectWrite:
         current = self._current(resource, namespace, name, expected_revision)
         if current.index_key is not None:
             self._local_index[(resource, namespace, current.index_key)] = None
-        write = ObjectWrite("delete", resource, namespace, name, copy.deepcopy(current.body), current.index_key,
-                            expected_revision=current.revision, previous=current)
+        write = ObjectWrite(
+            "delete",
+            resource,
+            namespace,
+            name,
+            copy.deepcopy(current.body),
+            current.index_key,
+            expected_revision=current.revision,
+            previous=current,
+        )
         return self._record(write, None)
 
     def _current(self, resource: str, namespace: str, name: str, expected_revision: int | None) -> StoredObject:
@@ -143,7 +172,8 @@ class Txn:
                 write.body.setdefault("metadata", {})["resourceVersion"] = str(write.revision)
                 if write.op != "delete":
                     self._local[(write.resource, write.namespace, write.name)] = StoredObject(
-                        write.resource, write.namespace, write.name, write.revision, write.body, write.index_key)
+                        write.resource, write.namespace, write.name, write.revision, write.body, write.index_key
+                    )
         self._batch.update(self._local)
         self._batch_index.update(self._local_index)
         return next_revision

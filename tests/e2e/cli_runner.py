@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from harness import GROUP_PATH, Server
 
 _counter = itertools.count(1)
@@ -44,7 +43,7 @@ class Cli:
         home.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def in_new_namespace(cls, server: Server, home: Path, test_name: str) -> "Cli":
+    def in_new_namespace(cls, server: Server, home: Path, test_name: str) -> Cli:
         """A client whose current namespace (APISERVER_NAMESPACE) is new: tests can share one server."""
         slug = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")[-40:].strip("-")
         namespace = f"t{next(_counter)}-{slug}"
@@ -53,17 +52,34 @@ class Cli:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("APISERVER_")}
-        env.update(HOME=str(self.home), XDG_CONFIG_HOME=str(self.home / ".config"),
-                   APISERVER_URL=self.server.url, APISERVER_TOKEN=self.server.admin_token)
+        env.update(
+            HOME=str(self.home),
+            XDG_CONFIG_HOME=str(self.home / ".config"),
+            APISERVER_URL=self.server.url,
+            APISERVER_TOKEN=self.server.admin_token,
+        )
         if self.namespace != "default":
             env["APISERVER_NAMESPACE"] = self.namespace
         env.update(extra)
         return {k: v for k, v in env.items() if v is not None}
 
-    def __call__(self, *args: str, input: str | None = None, cwd: Path | None = None, env: dict | None = None,
-                 timeout: float = 60) -> Result:
-        done = subprocess.run([sys.executable, "-m", "apiserver", *args], input=input, capture_output=True,
-                              text=True, cwd=cwd, env=env or self.env(), timeout=timeout)
+    def __call__(
+        self,
+        *args: str,
+        input: str | None = None,
+        cwd: Path | None = None,
+        env: dict | None = None,
+        timeout: float = 60,
+    ) -> Result:
+        done = subprocess.run(
+            [sys.executable, "-m", "apiserver", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env or self.env(),
+            timeout=timeout,
+        )
         # No command may end in a traceback, whatever it was given.
         assert "Traceback" not in done.stderr, done.stderr
         return Result(done.returncode, done.stdout, done.stderr)
@@ -75,8 +91,16 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def secure_value_yaml(name: str, description: str = "a value", *, value: str | None = "v", labels: str = "",
-                      namespace: str = "", value_from: str = "", decrypters: str = "") -> str:
+def secure_value_yaml(
+    name: str,
+    description: str = "a value",
+    *,
+    value: str | None = "v",
+    labels: str = "",
+    namespace: str = "",
+    value_from: str = "",
+    decrypters: str = "",
+) -> str:
     """One SecureValue document; `value_from` is a flow mapping such as `{env: VAR}`."""
     lines = ["apiVersion: secret.grafana.app/v1beta1", "kind: SecureValue", "metadata:", f"  name: {name}"]
     if namespace:
@@ -122,6 +146,7 @@ def decrypt(server: Server, token: str, namespace: str, name: str) -> str:
 
 # -- fixtures shared by the CLI test modules (imported by name into each module) --------------------
 
+
 @pytest.fixture
 def server(shared_server):
     """One server for the module; each test works in a namespace of its own."""
@@ -131,4 +156,3 @@ def server(shared_server):
 @pytest.fixture
 def cli(server, tmp_path, request) -> Cli:
     return Cli.in_new_namespace(server, tmp_path / "home", request.node.name)
-

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 import cloudflare
 import httpx
 import requests
-
 from harness import Server
 
 _NAMES = itertools.count(1)
@@ -49,8 +48,21 @@ def new_account(server: Server) -> tuple[str, str]:
 
 def cli_token(server: Server, namespace: str, role: str, service_identity: str | None = None) -> str:
     """A token made by `apiserver token create` (it prints the token and nothing else)."""
-    args = [sys.executable, "-m", "apiserver", "token", "create", "--server", server.url, "--token",
-            server.admin_token, "--namespace", namespace, "--role", role]
+    args = [
+        sys.executable,
+        "-m",
+        "apiserver",
+        "token",
+        "create",
+        "--server",
+        server.url,
+        "--token",
+        server.admin_token,
+        "--namespace",
+        namespace,
+        "--role",
+        role,
+    ]
     if service_identity:
         args += ["--service-identity", service_identity]
     done = subprocess.run(args, capture_output=True, text=True, timeout=60)

@@ -18,8 +18,10 @@ def state(server: Server) -> dict[str, Any]:
         response = server.session.get(server.url + path)
         assert response.status_code == 200, response.text
         body = response.json()
-        out[path] = sorted((i["metadata"].get("namespace", ""), i["metadata"]["name"],
-                            i["metadata"]["resourceVersion"]) for i in body["items"])
+        out[path] = sorted(
+            (i["metadata"].get("namespace", ""), i["metadata"]["name"], i["metadata"]["resourceVersion"])
+            for i in body["items"]
+        )
         out.setdefault("revision", body["metadata"]["resourceVersion"])
     return out
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import requests
-
 from harness import Server
 
 TOKENS_PATH = "/apis/auth.apiserver.local/v1/tokens"
@@ -31,8 +30,7 @@ def headers(token: str | None) -> dict[str, str]:
 
 
 def call(method: str, url: str, token: str | None, **kwargs) -> requests.Response:
-    return requests.request(method, url, headers={**headers(token), **kwargs.pop("headers", {})}, timeout=20,
-                            **kwargs)
+    return requests.request(method, url, headers={**headers(token), **kwargs.pop("headers", {})}, timeout=20, **kwargs)
 
 
 def audit_records(data_dir: Path) -> list[dict]:

@@ -6,9 +6,8 @@ import subprocess
 import sys
 import uuid
 
-from influxdb_client import InfluxDBClient
-
 from harness import Server
+from influxdb_client import InfluxDBClient
 
 ORG_ID_ANNOTATION = "compat.apiserver.local/influxdb-org-id"
 KEY_ANNOTATION = "compat.apiserver.local/key"
@@ -23,9 +22,25 @@ def new_org(server: Server, prefix: str = "influx") -> tuple[str, str]:
 
 def token(server: Server, namespace: str, *args: str) -> str:
     """A token made by `apiserver token create` (the operational contract)."""
-    done = subprocess.run([sys.executable, "-m", "apiserver", "token", "create", "--server", server.url,
-                           "--token", server.admin_token, "--namespace", namespace, *args],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apiserver",
+            "token",
+            "create",
+            "--server",
+            server.url,
+            "--token",
+            server.admin_token,
+            "--namespace",
+            namespace,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
@@ -37,5 +52,7 @@ def client(server: Server, token_value: str | None = None) -> InfluxDBClient:
 def native_keys(server: Server, namespace: str) -> dict[str, dict]:
     """Facade key -> SecureValue, read through the native API."""
     items = server.session.get(server.sv_url(namespace)).json()["items"]
-    return {(item["metadata"].get("annotations") or {}).get(KEY_ANNOTATION, item["metadata"]["name"]): item
-            for item in items}
+    return {
+        (item["metadata"].get("annotations") or {}).get(KEY_ANNOTATION, item["metadata"]["name"]): item
+        for item in items
+    }

@@ -58,8 +58,16 @@ def start_tls_server(data_dir: Path) -> Server:
 
 def write_kubeconfig(server: Server, path: Path, token: str | None = None, namespace: str | None = None) -> Path:
     """`apiserver kubeconfig --server URL --token T`, exactly as a user runs it."""
-    args = [sys.executable, "-m", "apiserver", "kubeconfig", "--server", server.url,
-            "--token", token or server.admin_token]
+    args = [
+        sys.executable,
+        "-m",
+        "apiserver",
+        "kubeconfig",
+        "--server",
+        server.url,
+        "--token",
+        token or server.admin_token,
+    ]
     if namespace:
         args += ["--namespace", namespace]
     done = subprocess.run(args, capture_output=True, text=True, timeout=30)
@@ -76,13 +84,24 @@ class Kubectl:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.home / "cache"),
-                "HOME": str(self.home)}
+        return {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "KUBECACHEDIR": str(self.home / "cache"),
+            "HOME": str(self.home),
+        }
 
-    def run(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
-        return subprocess.run([self.binary, *args], input=stdin, capture_output=True, text=True, timeout=timeout,
-                              env={**self.env, **(env or {})})
+    def run(
+        self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [self.binary, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**self.env, **(env or {})},
+        )
 
     def ok(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
         """Run and require success; returns stdout."""
@@ -96,9 +115,12 @@ class Kubectl:
         assert done.returncode != 0, f"kubectl {' '.join(args)} unexpectedly succeeded:\n{done.stdout}"
         return done.stderr
 
-    def stream(self, *args: str) -> "LineStream":
-        return LineStream(subprocess.Popen([self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           text=True, env=self.env))
+    def stream(self, *args: str) -> LineStream:
+        return LineStream(
+            subprocess.Popen(
+                [self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env
+            )
+        )
 
 
 def make_kubectl(binary: str, server: Server, home: Path, token: str | None = None) -> Kubectl:
@@ -149,9 +171,15 @@ def manifest(*documents: dict) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 
-def secure_value_manifest(name: str, *, description: str = "a kubectl value", value: str | None = None,
-                          decrypters: list[str] | None = None, labels: dict[str, str] | None = None,
-                          namespace: str | None = None) -> dict:
+def secure_value_manifest(
+    name: str,
+    *,
+    description: str = "a kubectl value",
+    value: str | None = None,
+    decrypters: list[str] | None = None,
+    labels: dict[str, str] | None = None,
+    namespace: str | None = None,
+) -> dict:
     metadata: dict = {"name": name}
     if namespace:
         metadata["namespace"] = namespace
@@ -166,14 +194,25 @@ def secure_value_manifest(name: str, *, description: str = "a kubectl value", va
 
 
 def keeper_manifest(name: str, description: str = "AWS keeper") -> dict:
-    return {"apiVersion": GROUP_VERSION, "kind": "Keeper", "metadata": {"name": name},
-            "spec": {"description": description,
-                     "aws": {"region": "us-east-1",
-                             "assumeRole": {"assumeRoleArn": "arn:aws:iam::123456789012:role/secrets",
-                                            "externalID": "apiserver-tests"}}}}
+    return {
+        "apiVersion": GROUP_VERSION,
+        "kind": "Keeper",
+        "metadata": {"name": name},
+        "spec": {
+            "description": description,
+            "aws": {
+                "region": "us-east-1",
+                "assumeRole": {
+                    "assumeRoleArn": "arn:aws:iam::123456789012:role/secrets",
+                    "externalID": "apiserver-tests",
+                },
+            },
+        },
+    }
 
 
 # -- fixtures shared by the kubectl test modules (imported by name into each module) ----------------
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -195,4 +234,3 @@ def ns(server) -> str:
     name = unique("kc")
     server.create_namespace(name)
     return name
-

@@ -7,8 +7,18 @@ import json
 from harness import secure_value
 from identities_support import TOKENS_PATH, audit_records, call, create_token
 
-KEYS = {"time", "requestID", "subject", "serviceIdentity", "namespace", "resource", "name", "operation", "outcome",
-        "reason"}
+KEYS = {
+    "time",
+    "requestID",
+    "subject",
+    "serviceIdentity",
+    "namespace",
+    "resource",
+    "name",
+    "operation",
+    "outcome",
+    "reason",
+}
 
 
 def test_writes_and_token_operations_are_recorded_without_secrets(server):
@@ -26,10 +36,18 @@ def test_writes_and_token_operations_are_recorded_without_secrets(server):
 
     records = audit_records(server.data_dir)
     assert all(set(r) == KEYS for r in records)
-    mine = [(r["operation"], r["outcome"], r["reason"]) for r in records
-            if r["subject"] == "user:alice" and r["name"] == "audited"]
-    assert mine == [("create", "success", ""), ("update", "success", ""), ("delete", "success", ""),
-                    ("create", "success", ""), ("create", "denied", "already exists")]
+    mine = [
+        (r["operation"], r["outcome"], r["reason"])
+        for r in records
+        if r["subject"] == "user:alice" and r["name"] == "audited"
+    ]
+    assert mine == [
+        ("create", "success", ""),
+        ("update", "success", ""),
+        ("delete", "success", ""),
+        ("create", "success", ""),
+        ("create", "denied", "already exists"),
+    ]
     first = next(r for r in records if r["subject"] == "user:alice")
     assert first["requestID"] == created.headers["X-Request-Id"]
     assert (first["namespace"], first["resource"], first["serviceIdentity"]) == ("default", "securevalues", "")
@@ -59,17 +77,27 @@ def test_refused_writes_are_recorded_as_denied(server):
     assert call("POST", server.sv_url(), token, json=secure_value("nope", value="never-stored-1")).status_code == 403
     server.session.post(server.sv_url(), json=secure_value("kept", value="kept-value"))
     assert call("PUT", server.sv_url(name="kept"), token, json=secure_value("kept", value="x")).status_code == 403
-    patched = call("PATCH", server.sv_url(name="kept"), token, data='{"metadata":{"labels":{"a":"b"}}}',
-                   headers={"Content-Type": "application/merge-patch+json"})
+    patched = call(
+        "PATCH",
+        server.sv_url(name="kept"),
+        token,
+        data='{"metadata":{"labels":{"a":"b"}}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert patched.status_code == 403
     assert call("DELETE", server.sv_url(name="kept"), token).status_code == 403
     activate = call("POST", server.keeper_url(name="system") + "/activate", token)
     assert activate.status_code == 403
 
-    bob = [(r["operation"], r["resource"], r["name"], r["outcome"], r["reason"])
-           for r in audit_records(server.data_dir) if r["subject"] == "user:bob"]
-    assert bob == [("create", "securevalues", "nope", "denied", "Forbidden"),
-                   ("update", "securevalues", "kept", "denied", "Forbidden"),
-                   ("update", "securevalues", "kept", "denied", "Forbidden"),
-                   ("delete", "securevalues", "kept", "denied", "Forbidden"),
-                   ("activate", "keepers", "system", "denied", "Forbidden")]
+    bob = [
+        (r["operation"], r["resource"], r["name"], r["outcome"], r["reason"])
+        for r in audit_records(server.data_dir)
+        if r["subject"] == "user:bob"
+    ]
+    assert bob == [
+        ("create", "securevalues", "nope", "denied", "Forbidden"),
+        ("update", "securevalues", "kept", "denied", "Forbidden"),
+        ("update", "securevalues", "kept", "denied", "Forbidden"),
+        ("delete", "securevalues", "kept", "denied", "Forbidden"),
+        ("activate", "keepers", "system", "denied", "Forbidden"),
+    ]

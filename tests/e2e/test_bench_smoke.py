@@ -30,19 +30,33 @@ def wrk_installed() -> None:
 
 def test_bench_entry_point_runs_every_scenario(wrk_installed, tmp_path):
     figures_path = tmp_path / "figures.json"
-    completed = subprocess.run([sys.executable, "-m", "bench", "--tiny", "--workdir", str(tmp_path / "work"),
-                                "--json", str(figures_path)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--tiny", "--workdir", str(tmp_path / "work"), "--json", str(figures_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = completed.stdout
-    for row in ("start-up", "GET by name", "--access-log", "LIST page", "CREATE durable",
-                "UPDATE rv precondition", "DECRYPT", "WATCH fan-out", "bare aiohttp", "raw SQLite"):
+    for row in (
+        "start-up",
+        "GET by name",
+        "--access-log",
+        "LIST page",
+        "CREATE durable",
+        "UPDATE rv precondition",
+        "DECRYPT",
+        "WATCH fan-out",
+        "bare aiohttp",
+        "raw SQLite",
+    ):
         assert row in table, table
     figures = json.loads(figures_path.read_text())
     sizes = figures["sizes"]
     assert 0 < figures["startup_seconds"] < 60
     assert figures["rss_after_start_mb"] > 10
-    for name in ("get", "get_baseline", "get_access_log", "create", "create_baseline", "list_small",
-                 "list_large"):
+    for name in ("get", "get_baseline", "get_access_log", "create", "create_baseline", "list_small", "list_large"):
         assert figures[name]["requests"] > 0, name
         assert figures[name]["errors"] == 0, (name, figures[name])
     assert figures["get_ratio"] > 0 and figures["create_ratio"] > 0

@@ -5,22 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_runner import Cli, decrypt, get_sv, names_in, secure_value_yaml, service_token, write
-from cli_runner import cli, server  # noqa: F401 (pytest fixtures)
+from cli_runner import Cli, cli, decrypt, get_sv, names_in, secure_value_yaml, server, service_token, write  # noqa: F401 (pytest fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _tree(root: Path) -> Path:
     """Manifests in nested folders, a multi-document file, JSON, and values from a file and the environment."""
-    write(root / "b-values.yaml", secure_value_yaml("db-password", "database password", labels="{app: billing}",
-                                                    value_from="{file: secrets/db-password.txt}",
-                                                    decrypters="[billing-svc]")
-          + "---\n" + secure_value_yaml("api-key", "api key", labels="{app: billing}",
-                                        value_from="{env: BILLING_API_KEY}", decrypters="[billing-svc]"))
-    write(root / "a-first.json", '{"apiVersion": "secret.grafana.app/v1beta1", "kind": "SecureValue", '
-                                 '"metadata": {"name": "from-json", "labels": {"app": "billing"}}, '
-                                 '"spec": {"description": "json", "value": "j"}}')
+    write(
+        root / "b-values.yaml",
+        secure_value_yaml(
+            "db-password",
+            "database password",
+            labels="{app: billing}",
+            value_from="{file: secrets/db-password.txt}",
+            decrypters="[billing-svc]",
+        )
+        + "---\n"
+        + secure_value_yaml(
+            "api-key",
+            "api key",
+            labels="{app: billing}",
+            value_from="{env: BILLING_API_KEY}",
+            decrypters="[billing-svc]",
+        ),
+    )
+    write(
+        root / "a-first.json",
+        '{"apiVersion": "secret.grafana.app/v1beta1", "kind": "SecureValue", '
+        '"metadata": {"name": "from-json", "labels": {"app": "billing"}}, '
+        '"spec": {"description": "json", "value": "j"}}',
+    )
     write(root / "nested" / "deeper" / "c.yml", secure_value_yaml("nested-one", "nested", labels="{app: billing}"))
     (root / "secrets").mkdir(parents=True, exist_ok=True)
     (root / "secrets" / "db-password.txt").write_bytes("pässword with spaces \n\n".encode())
@@ -34,23 +49,38 @@ def test_apply_twice_then_after_an_edit(server, cli, tmp_path):
     first = cli("apply", "-f", str(root), env=env)
     assert first.rc == 0, first.err
     # Stable order: files by path (a-first.json, b-values.yaml, nested/deeper/c.yml), documents in file order.
-    assert first.lines == ["securevalue/from-json created", "securevalue/db-password created",
-                           "securevalue/api-key created", "securevalue/nested-one created"]
-    versions = {name: get_sv(server, cli.namespace, name)["metadata"]["resourceVersion"]
-                for name in names_in(server, cli.namespace)}
+    assert first.lines == [
+        "securevalue/from-json created",
+        "securevalue/db-password created",
+        "securevalue/api-key created",
+        "securevalue/nested-one created",
+    ]
+    versions = {
+        name: get_sv(server, cli.namespace, name)["metadata"]["resourceVersion"]
+        for name in names_in(server, cli.namespace)
+    }
 
     second = cli("apply", "-f", str(root), env=env)
     assert second.rc == 0, second.err
-    assert second.lines == ["securevalue/from-json unchanged", "securevalue/db-password unchanged",
-                            "securevalue/api-key unchanged", "securevalue/nested-one unchanged"]
+    assert second.lines == [
+        "securevalue/from-json unchanged",
+        "securevalue/db-password unchanged",
+        "securevalue/api-key unchanged",
+        "securevalue/nested-one unchanged",
+    ]
     assert {n: get_sv(server, cli.namespace, n)["metadata"]["resourceVersion"] for n in versions} == versions
 
-    write(root / "nested" / "deeper" / "c.yml",
-          secure_value_yaml("nested-one", "nested, edited", labels="{app: billing}"))
+    write(
+        root / "nested" / "deeper" / "c.yml", secure_value_yaml("nested-one", "nested, edited", labels="{app: billing}")
+    )
     third = cli("apply", "-f", str(root), env=env)
     assert third.rc == 0, third.err
-    assert third.lines == ["securevalue/from-json unchanged", "securevalue/db-password unchanged",
-                           "securevalue/api-key unchanged", "securevalue/nested-one configured"]
+    assert third.lines == [
+        "securevalue/from-json unchanged",
+        "securevalue/db-password unchanged",
+        "securevalue/api-key unchanged",
+        "securevalue/nested-one configured",
+    ]
     assert get_sv(server, cli.namespace, "nested-one")["spec"]["description"] == "nested, edited"
 
     # A new value from the environment is a change too, though the manifest is the same.
@@ -65,10 +95,12 @@ def test_value_from_file_and_env_store_the_exact_value(server_factory, tmp_path)
     server = server_factory()  # its own: it is stopped to search its files for the plaintext
     cli = Cli(server, tmp_path / "home")
     root = _tree(tmp_path / "manifests")
-    odd = "emoji \U0001F600, DEL \x7f, C1 \x9d, NUL-free \r\n"
+    odd = "emoji \U0001f600, DEL \x7f, C1 \x9d, NUL-free \r\n"
     (root / "secrets" / "odd.txt").write_bytes(odd.encode())
-    write(root / "z-odd.yaml", secure_value_yaml("odd", "odd characters", value_from="{file: secrets/odd.txt}",
-                                                 decrypters="[billing-svc]"))
+    write(
+        root / "z-odd.yaml",
+        secure_value_yaml("odd", "odd characters", value_from="{file: secrets/odd.txt}", decrypters="[billing-svc]"),
+    )
     applied = cli("apply", "-f", str(root), env=cli.env(BILLING_API_KEY="  key with spaces\t"))
     assert applied.rc == 0, applied.err
     token = service_token(cli, cli.namespace, "billing-svc")
@@ -79,6 +111,7 @@ def test_value_from_file_and_env_store_the_exact_value(server_factory, tmp_path)
     assert decrypt(server, token, cli.namespace, "api-key") == "  key with spaces\t"
     server.stop()
     from harness import files_containing
+
     assert files_containing(server.data_dir, "pässword with spaces".encode()) == []
 
 
@@ -116,8 +149,9 @@ def test_prune_deletes_exactly_the_values_no_longer_named(server, cli, tmp_path)
         write(root / f"{name}.yaml", secure_value_yaml(name, name, labels="{app: billing}"))
     write(root / "unlabelled.yaml", secure_value_yaml("unlabelled", "no label"))
     write(root / "other-app.yaml", secure_value_yaml("other-app", "other app", labels="{app: shop}"))
-    write(root / "elsewhere.yaml", secure_value_yaml("elsewhere", "elsewhere", labels="{app: billing}",
-                                                     namespace=other))
+    write(
+        root / "elsewhere.yaml", secure_value_yaml("elsewhere", "elsewhere", labels="{app: billing}", namespace=other)
+    )
     assert cli("apply", "-f", str(root)).rc == 0
     for name in ("gone", "unlabelled", "other-app", "elsewhere"):
         (root / f"{name}.yaml").unlink()
@@ -147,15 +181,24 @@ def test_prune_is_skipped_when_a_manifest_cannot_be_read(server, cli, tmp_path):
 
 
 def test_diff_shows_changes_but_never_a_value(server, cli, tmp_path):
-    path = write(tmp_path / "m.yaml", secure_value_yaml("shown", "before", value="old-value-123")
-                 + "---\n" + secure_value_yaml("same", "same", value="same-value-456"))
+    path = write(
+        tmp_path / "m.yaml",
+        secure_value_yaml("shown", "before", value="old-value-123")
+        + "---\n"
+        + secure_value_yaml("same", "same", value="same-value-456"),
+    )
     assert cli("apply", "-f", str(path)).rc == 0
     unchanged = cli("diff", "-f", str(path))
     assert (unchanged.rc, unchanged.out) == (0, ""), unchanged.err
 
-    write(path, secure_value_yaml("shown", "after", value="new-value-789")
-          + "---\n" + secure_value_yaml("same", "same", value="same-value-456")
-          + "---\n" + secure_value_yaml("brand-new", "new", value="new-object-value"))
+    write(
+        path,
+        secure_value_yaml("shown", "after", value="new-value-789")
+        + "---\n"
+        + secure_value_yaml("same", "same", value="same-value-456")
+        + "---\n"
+        + secure_value_yaml("brand-new", "new", value="new-object-value"),
+    )
     diff = cli("diff", "-f", str(path))
     assert diff.rc == 1, diff.err
     assert "--- live/securevalue/shown" in diff.out and "+++ merged/securevalue/shown" in diff.out
@@ -195,8 +238,7 @@ def test_apply_of_the_repository_manifests(server, tmp_path):
     first = cli("apply", "-f", str(root), env=env)
     assert first.rc == (1 if generated else 0), first.err
     assert first.lines and all(line.endswith(" created") for line in first.lines), first.out
-    assert len(first.errors) == len(generated) and all("cannot be applied again" in e for e in first.errors), \
-        first.err
+    assert len(first.errors) == len(generated) and all("cannot be applied again" in e for e in first.errors), first.err
     second = cli("apply", "-f", str(root), env=env)
     assert [line.rsplit(" ", 1)[0] for line in second.lines] == [line.rsplit(" ", 1)[0] for line in first.lines]
     assert all(line.endswith(" unchanged") for line in second.lines), second.out
@@ -204,6 +246,7 @@ def test_apply_of_the_repository_manifests(server, tmp_path):
 
 def _variables_named(root: Path) -> set[str]:
     import re
+
     found: set[str] = set()
     for path in root.rglob("*"):
         if path.suffix in (".yaml", ".yml", ".json"):
@@ -213,6 +256,7 @@ def _variables_named(root: Path) -> set[str]:
 
 def _namespaces_named(root: Path) -> set[str]:
     import re
+
     found: set[str] = set()
     for path in root.rglob("*"):
         if path.suffix in (".yaml", ".yml", ".json"):
@@ -222,7 +266,10 @@ def _namespaces_named(root: Path) -> set[str]:
 
 def test_namespaces_and_keepers_are_applied_first(server, cli, tmp_path):
     team = f"{cli.namespace}-x"
-    path = write(tmp_path / "m.yaml", secure_value_yaml("in-team-x", "team x", namespace=team) + """---
+    path = write(
+        tmp_path / "m.yaml",
+        secure_value_yaml("in-team-x", "team x", namespace=team)
+        + """---
 apiVersion: secret.grafana.app/v1beta1
 kind: Keeper
 metadata: {name: aws-main, namespace: TEAM}
@@ -233,16 +280,24 @@ spec:
 apiVersion: v1
 kind: Namespace
 metadata: {name: TEAM, labels: {team: x}}
-""".replace("TEAM", team))
+""".replace("TEAM", team),
+    )
     first = cli("apply", "-f", str(path))
-    assert first.lines == [f"namespace/{team} created", "keeper/aws-main created", "securevalue/in-team-x created"], \
+    assert first.lines == [f"namespace/{team} created", "keeper/aws-main created", "securevalue/in-team-x created"], (
         first.err
-    assert cli("apply", "-f", str(path)).lines == [f"namespace/{team} unchanged", "keeper/aws-main unchanged",
-                                                   "securevalue/in-team-x unchanged"]
+    )
+    assert cli("apply", "-f", str(path)).lines == [
+        f"namespace/{team} unchanged",
+        "keeper/aws-main unchanged",
+        "securevalue/in-team-x unchanged",
+    ]
     assert cli("diff", "-f", str(path)).rc == 0
     # delete -f goes the other way: contents before their namespace.
-    assert cli("delete", "-f", str(path)).lines == ["securevalue/in-team-x deleted", "keeper/aws-main deleted",
-                                                    f"namespace/{team} deleted"]
+    assert cli("delete", "-f", str(path)).lines == [
+        "securevalue/in-team-x deleted",
+        "keeper/aws-main deleted",
+        f"namespace/{team} deleted",
+    ]
 
 
 def test_a_field_owned_by_another_manager_is_a_conflict_until_forced(server, cli, tmp_path):
@@ -251,7 +306,9 @@ def test_a_field_owned_by_another_manager_is_a_conflict_until_forced(server, cli
     write(path, secure_value_yaml("owned", "two"))
     refused = cli("apply", "-f", str(path))
     assert refused.rc == 1
-    assert refused.errors == [f'error: {path} document 1: securevalue/owned: Conflict (409): Apply failed with 1 '
-                              'conflict: conflict with "someone-else": .spec.description (another manager owns '
-                              'these fields; --force-conflicts takes them over)']
+    assert refused.errors == [
+        f"error: {path} document 1: securevalue/owned: Conflict (409): Apply failed with 1 "
+        'conflict: conflict with "someone-else": .spec.description (another manager owns '
+        "these fields; --force-conflicts takes them over)"
+    ]
     assert cli("apply", "-f", str(path), "--force-conflicts").lines == ["securevalue/owned configured"]

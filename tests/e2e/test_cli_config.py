@@ -16,8 +16,12 @@ CLIENT_COMMANDS = ("apply", "get", "diff", "delete")
 def cli(shared_server, tmp_path_factory) -> Cli:
     cli = Cli(shared_server, tmp_path_factory.mktemp("home"))
     shared_server.create_namespace("team-c")
-    applied = cli("apply", "-f", "-", input=secure_value_yaml("in-default", "d") + "---\n"
-                  + secure_value_yaml("in-team-c", "c", namespace="team-c"))
+    applied = cli(
+        "apply",
+        "-f",
+        "-",
+        input=secure_value_yaml("in-default", "d") + "---\n" + secure_value_yaml("in-team-c", "c", namespace="team-c"),
+    )
     assert applied.rc == 0, applied.err
     return cli
 
@@ -34,13 +38,14 @@ def test_flags_override_the_environment(cli):
     ok = cli("get", "sv", "-o", "name", "--server", cli.server.url, "--token", cli.server.admin_token, env=env)
     assert ok.lines == ["securevalue/in-default"], ok.err
     assert cli("get", "sv", "-o", "name", "-n", "team-c").lines == ["securevalue/in-team-c"]
-    assert cli("get", "sv", "-o", "name", env=cli.env(APISERVER_NAMESPACE="team-c")).lines == \
-        ["securevalue/in-team-c"]
+    assert cli("get", "sv", "-o", "name", env=cli.env(APISERVER_NAMESPACE="team-c")).lines == ["securevalue/in-team-c"]
 
 
 def test_config_file_contexts(cli, tmp_path):
     (tmp_path / "team-c-token").write_text(cli.server.admin_token + "\n")
-    config = write(tmp_path / "config.yaml", f"""
+    config = write(
+        tmp_path / "config.yaml",
+        f"""
         current-context: local
         contexts:
           local:
@@ -52,15 +57,16 @@ def test_config_file_contexts(cli, tmp_path):
             namespace: team-c
           down:
             server: http://127.0.0.1:{free_port()}
-        """)
+        """,
+    )
     env = _bare_env(cli, APISERVER_CONFIG=str(config))
     assert cli("get", "sv", "-o", "name", env=env).lines == ["securevalue/in-default"]
     assert cli("get", "sv", "-o", "name", "--context", "team-c", env=env).lines == ["securevalue/in-team-c"]
-    assert cli("get", "sv", "-o", "name", env={**env, "APISERVER_CONTEXT": "team-c"}).lines == \
-        ["securevalue/in-team-c"]
+    assert cli("get", "sv", "-o", "name", env={**env, "APISERVER_CONTEXT": "team-c"}).lines == ["securevalue/in-team-c"]
     # A flag beats the context; -n beats the context's namespace.
-    assert cli("get", "sv", "-o", "name", "--context", "team-c", "-n", "default", env=env).lines == \
-        ["securevalue/in-default"]
+    assert cli("get", "sv", "-o", "name", "--context", "team-c", "-n", "default", env=env).lines == [
+        "securevalue/in-default"
+    ]
     assert cli("get", "sv", "--context", "down", env=env).errors[0].startswith("error: cannot reach the server")
     unknown = cli("get", "sv", "--context", "nope", env=env)
     assert unknown.rc == 1
@@ -86,8 +92,10 @@ def test_manifest_namespace_must_agree_with_an_explicit_namespace(cli, tmp_path)
     path = write(tmp_path / "m.yaml", secure_value_yaml("in-team-c", "c", namespace="team-c"))
     result = cli("apply", "-f", str(path), "-n", "default")
     assert result.rc == 1
-    assert result.errors == [f'error: {path} document 1: securevalue/in-team-c: the namespace of the object '
-                             f'"team-c" does not match --namespace "default"']
+    assert result.errors == [
+        f"error: {path} document 1: securevalue/in-team-c: the namespace of the object "
+        f'"team-c" does not match --namespace "default"'
+    ]
     assert cli("apply", "-f", str(path)).lines == ["securevalue/in-team-c unchanged"]
 
 
@@ -104,8 +112,9 @@ def test_help_explains_with_examples(command):
 def _complete(script: str, words: list[str], env: dict[str, str]) -> list[str]:
     """Run the generated bash function as bash would on TAB and return its candidates."""
     line = " ".join(words)
-    program = (f"{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _apiserver\n"
-               'printf "%s\\n" "${COMPREPLY[@]}"\n')
+    program = (
+        f'{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _apiserver\nprintf "%s\\n" "${{COMPREPLY[@]}}"\n'
+    )
     done = subprocess.run(["bash", "--norc", "-c", program], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout.split()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from cli_runner import get_sv, names_in, secure_value_yaml, write
-from cli_runner import cli, server  # noqa: F401 (pytest fixtures)
+from cli_runner import cli, get_sv, names_in, secure_value_yaml, server, write  # noqa: F401 (pytest fixtures)
 from harness import free_port
 
 
@@ -20,8 +19,10 @@ def test_unreachable_server(cli, tmp_path):
 def test_unauthorized(cli):
     result = cli("get", "sv", "--token", "sas_not-a-real-token")
     assert result.rc == 1
-    assert result.errors == ["error: Unauthorized (401): the server did not accept the token; give one with "
-                             "--token, APISERVER_TOKEN or the context's token"]
+    assert result.errors == [
+        "error: Unauthorized (401): the server did not accept the token; give one with "
+        "--token, APISERVER_TOKEN or the context's token"
+    ]
     assert "sas_not-a-real-token" not in result.err
     assert cli("get", "sv", env=cli.env(APISERVER_TOKEN=None)).errors[0].startswith("error: Unauthorized (401)")
 
@@ -40,10 +41,13 @@ def test_forbidden(cli, tmp_path):
 
 
 def test_invalid_with_causes_and_the_other_documents_go_on(server, cli, tmp_path):
-    manifest = (secure_value_yaml("first-ok", "fine")
-                + "---\n" + secure_value_yaml("bad", "a description that is much too long", value="v",
-                                              decrypters='["Not Valid"]')
-                + "---\n" + secure_value_yaml("last-ok", "fine too"))
+    manifest = (
+        secure_value_yaml("first-ok", "fine")
+        + "---\n"
+        + secure_value_yaml("bad", "a description that is much too long", value="v", decrypters='["Not Valid"]')
+        + "---\n"
+        + secure_value_yaml("last-ok", "fine too")
+    )
     path = write(tmp_path / "values.yaml", manifest)
     result = cli("apply", "-f", str(path))
     assert result.rc == 1
@@ -55,22 +59,29 @@ def test_invalid_with_causes_and_the_other_documents_go_on(server, cli, tmp_path
 
 
 def test_malformed_manifests_name_file_and_document(server, cli, tmp_path):
-    path = write(tmp_path / "broken.yaml", secure_value_yaml("before-broken", "ok")
-                 + "---\n- just\n- a list\n"
-                 + "---\nkind: SecureValue\n"
-                 + "---\napiVersion: v9\nkind: Gadget\nmetadata: {name: g}\n"
-                 + "---\n" + secure_value_yaml("after-broken", "ok")
-                 + "---\nmetadata: {name: [unclosed\n")
+    path = write(
+        tmp_path / "broken.yaml",
+        secure_value_yaml("before-broken", "ok")
+        + "---\n- just\n- a list\n"
+        + "---\nkind: SecureValue\n"
+        + "---\napiVersion: v9\nkind: Gadget\nmetadata: {name: g}\n"
+        + "---\n"
+        + secure_value_yaml("after-broken", "ok")
+        + "---\nmetadata: {name: [unclosed\n",
+    )
     other = write(tmp_path / "other.yaml", secure_value_yaml("other-file", "ok"))
     result = cli("apply", "-f", str(path), "-f", str(other))
     assert result.rc == 1
-    assert result.lines == ["securevalue/before-broken created", "securevalue/after-broken created",
-                            "securevalue/other-file created"]
+    assert result.lines == [
+        "securevalue/before-broken created",
+        "securevalue/after-broken created",
+        "securevalue/other-file created",
+    ]
     assert result.errors == [
         f"error: {path} document 2: expected an object, got a list",
         f"error: {path} document 3: apiVersion and kind are required",
         f'error: {path} document 4: unknown kind "Gadget" of apiVersion "v9" (known: v1 Namespace, '
-        'secret.grafana.app/v1beta1 Keeper, secret.grafana.app/v1beta1 SecureValue)',
+        "secret.grafana.app/v1beta1 Keeper, secret.grafana.app/v1beta1 SecureValue)",
         f"error: {path} document 6: malformed YAML: expected ',' or ']', but got '<stream end>' "
         f"at line {len(path.read_text().splitlines()) + 1}, column 1",
     ]
@@ -79,9 +90,14 @@ def test_malformed_manifests_name_file_and_document(server, cli, tmp_path):
 
 
 def test_missing_value_file_or_variable_is_named(server, cli, tmp_path):
-    path = write(tmp_path / "m.yaml", secure_value_yaml("from-file", value_from="{file: secret.txt}")
-                 + "---\n" + secure_value_yaml("from-env", value_from="{env: SURELY_UNSET_VARIABLE}")
-                 + "---\n" + secure_value_yaml("both", value_from="{env: HOME, file: x}"))
+    path = write(
+        tmp_path / "m.yaml",
+        secure_value_yaml("from-file", value_from="{file: secret.txt}")
+        + "---\n"
+        + secure_value_yaml("from-env", value_from="{env: SURELY_UNSET_VARIABLE}")
+        + "---\n"
+        + secure_value_yaml("both", value_from="{env: HOME, file: x}"),
+    )
     result = cli("apply", "-f", str(path))
     assert result.rc == 1 and result.out == ""
     assert result.errors == [

@@ -7,8 +7,12 @@ import pytest
 import requests
 from cloudflare_support import cli_token, error_of, new_account, raw, sdk
 
-AUTH_ERROR = {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}], "messages": [],
-              "result": None}
+AUTH_ERROR = {
+    "success": False,
+    "errors": [{"code": 10000, "message": "Authentication error"}],
+    "messages": [],
+    "result": None,
+}
 STORE_LABEL = "cloudflare.compat.apiserver.local/store-id"
 
 
@@ -37,8 +41,11 @@ def test_reads_need_read_and_writes_need_write_permission(shared_server):
     _, other_account = new_account(shared_server)
     admin, _ = sdk(shared_server)
     store = admin.secrets_store.stores.create(account_id=account, name="perms")
-    secret = list(admin.secrets_store.stores.secrets.create(
-        store.id, account_id=account, body=[{"name": "READ_ME", "value": "perm-value", "scopes": ["workers"]}]))[0]
+    secret = list(
+        admin.secrets_store.stores.secrets.create(
+            store.id, account_id=account, body=[{"name": "READ_ME", "value": "perm-value", "scopes": ["workers"]}]
+        )
+    )[0]
 
     viewer, recorded = sdk(shared_server, token=cli_token(shared_server, namespace, "viewer"))
     # The accounts a token can see are its namespaces.
@@ -48,13 +55,16 @@ def test_reads_need_read_and_writes_need_write_permission(shared_server):
     assert viewer.secrets_store.quota.get(account_id=account).secrets.usage == 1
     recorded.take()
     writes = [
-        lambda: viewer.secrets_store.stores.secrets.create(store.id, account_id=account,
-                                                           body=[{"name": "NO", "value": "v", "scopes": ["workers"]}]),
-        lambda: viewer.secrets_store.stores.secrets.edit(secret.id, account_id=account, store_id=store.id,
-                                                         value="changed"),
+        lambda: viewer.secrets_store.stores.secrets.create(
+            store.id, account_id=account, body=[{"name": "NO", "value": "v", "scopes": ["workers"]}]
+        ),
+        lambda: viewer.secrets_store.stores.secrets.edit(
+            secret.id, account_id=account, store_id=store.id, value="changed"
+        ),
         lambda: viewer.secrets_store.stores.secrets.delete(secret.id, account_id=account, store_id=store.id),
-        lambda: viewer.secrets_store.stores.secrets.duplicate(secret.id, account_id=account, store_id=store.id,
-                                                              name="COPY", scopes=["workers"]),
+        lambda: viewer.secrets_store.stores.secrets.duplicate(
+            secret.id, account_id=account, store_id=store.id, name="COPY", scopes=["workers"]
+        ),
         lambda: viewer.secrets_store.stores.delete(store.id, account_id=account, force=True),
         # Another namespace's account is not this token's, not even for reading.
         lambda: viewer.secrets_store.stores.list(account_id=other_account),
@@ -66,8 +76,9 @@ def test_reads_need_read_and_writes_need_write_permission(shared_server):
         assert len(recorded.take()) == 1
 
     editor, _ = sdk(shared_server, token=cli_token(shared_server, namespace, "editor"))
-    copy = editor.secrets_store.stores.secrets.duplicate(secret.id, account_id=account, store_id=store.id,
-                                                         name="EDITOR_COPY", scopes=["workers"])
+    copy = editor.secrets_store.stores.secrets.duplicate(
+        secret.id, account_id=account, store_id=store.id, name="EDITOR_COPY", scopes=["workers"]
+    )
     assert editor.secrets_store.stores.secrets.delete(copy.id, account_id=account, store_id=store.id) is None
     # An unknown account answers as a forbidden one: no existence oracle.
     missing = raw(shared_server, "GET", f"/accounts/{'f' * 32}/secrets_store/stores")
@@ -79,11 +90,17 @@ def test_sdk_secret_is_native_and_decrypts_for_workers(shared_server):
     client, _ = sdk(shared_server)
     store = client.secrets_store.stores.create(account_id=account, name="native")
     comment = "Stripe live key for the checkout worker, owned by payments"
-    secret = list(client.secrets_store.stores.secrets.create(store.id, account_id=account, body=[
-        {"name": "STRIPE_KEY", "value": "sk_live_first", "scopes": ["workers"], "comment": comment}]))[0]
+    secret = list(
+        client.secrets_store.stores.secrets.create(
+            store.id,
+            account_id=account,
+            body=[{"name": "STRIPE_KEY", "value": "sk_live_first", "scopes": ["workers"], "comment": comment}],
+        )
+    )[0]
 
-    listed = shared_server.session.get(shared_server.sv_url(namespace),
-                                       params={"labelSelector": f"{STORE_LABEL}={store.id}"}).json()["items"]
+    listed = shared_server.session.get(
+        shared_server.sv_url(namespace), params={"labelSelector": f"{STORE_LABEL}={store.id}"}
+    ).json()["items"]
     assert len(listed) == 1
     native = listed[0]
     assert native["metadata"]["uid"].replace("-", "") == secret.id
@@ -106,18 +123,27 @@ def test_sdk_secret_is_native_and_decrypts_for_workers(shared_server):
     assert decrypted(gateway).status_code == 403  # not in the scopes
 
     # Edits through the facade reach the same value: a new value, then a new scope.
-    client.secrets_store.stores.secrets.edit(secret.id, account_id=account, store_id=store.id, value="sk_live_second",
-                                             scopes=["workers", "ai_gateway"])
+    client.secrets_store.stores.secrets.edit(
+        secret.id, account_id=account, store_id=store.id, value="sk_live_second", scopes=["workers", "ai_gateway"]
+    )
     assert decrypted(workers).json() == {"value": "sk_live_second"}
     assert decrypted(gateway).json() == {"value": "sk_live_second"}
 
     # A duplicate holds the same value, copied inside the server.
-    copy = client.secrets_store.stores.secrets.duplicate(secret.id, account_id=account, store_id=store.id,
-                                                         name="STRIPE_KEY_OLD", scopes=["workers"])
-    copy_name = next(item["metadata"]["name"] for item in shared_server.session.get(
-        shared_server.sv_url(namespace)).json()["items"] if item["metadata"]["uid"].replace("-", "") == copy.id)
-    copied = requests.post(f"{shared_server.sv_url(namespace, copy_name)}/decrypt",
-                           headers={"Authorization": f"Bearer {workers}"}, json={}, timeout=10)
+    copy = client.secrets_store.stores.secrets.duplicate(
+        secret.id, account_id=account, store_id=store.id, name="STRIPE_KEY_OLD", scopes=["workers"]
+    )
+    copy_name = next(
+        item["metadata"]["name"]
+        for item in shared_server.session.get(shared_server.sv_url(namespace)).json()["items"]
+        if item["metadata"]["uid"].replace("-", "") == copy.id
+    )
+    copied = requests.post(
+        f"{shared_server.sv_url(namespace, copy_name)}/decrypt",
+        headers={"Authorization": f"Bearer {workers}"},
+        json={},
+        timeout=10,
+    )
     assert copied.json() == {"value": "sk_live_second"}
 
 
@@ -125,13 +151,17 @@ def test_natively_added_decrypters_survive_a_scope_edit(shared_server):
     namespace, account = new_account(shared_server)
     client, _ = sdk(shared_server)
     store = client.secrets_store.stores.create(account_id=account, name="mixed")
-    secret = list(client.secrets_store.stores.secrets.create(
-        store.id, account_id=account, body=[{"name": "MIXED", "value": "mixed-value", "scopes": ["workers"]}]))[0]
+    secret = list(
+        client.secrets_store.stores.secrets.create(
+            store.id, account_id=account, body=[{"name": "MIXED", "value": "mixed-value", "scopes": ["workers"]}]
+        )
+    )[0]
     item = shared_server.session.get(shared_server.sv_url(namespace)).json()["items"][0]
     patched = shared_server.session.patch(
         shared_server.sv_url(namespace, item["metadata"]["name"]),
         json={"spec": {"decrypters": ["workers", "synthetic-monitoring"]}},
-        headers={"Content-Type": "application/merge-patch+json"})
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert patched.status_code == 200, patched.text
     # Cloudflare shows only its scopes, and a scope edit keeps the other decrypters.
     shown = client.secrets_store.stores.secrets.get(secret.id, account_id=account, store_id=store.id)

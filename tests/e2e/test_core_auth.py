@@ -62,8 +62,9 @@ def test_every_other_route_answers_401_without_the_admin_token(server_factory, t
         if path in public:
             continue
         for headers in WRONG:
-            response = requests.request(method, srv.url + path, headers=headers, timeout=5,
-                                        json=secure_value("auth-probe"))
+            response = requests.request(
+                method, srv.url + path, headers=headers, timeout=5, json=secure_value("auth-probe")
+            )
             native = path.startswith(("/apis", "/api/v1", "/openapi")) or path in ("/api", "/version")
             # The facades answer in their own dialects (Cloudflare says 403 for a missing credential).
             if response.status_code not in ((401,) if native else (401, 403)):
@@ -83,5 +84,12 @@ def test_the_admin_token_is_accepted_in_each_header_form(srv):
     for headers in ({"Authorization": f"Bearer {token}"}, {"Authorization": f"Token {token}"}):
         assert requests.get(srv.sv_url(), headers=headers, timeout=5).status_code == 200
     response = requests.get(srv.sv_url(), headers={"Authorization": "Bearer nope"}, timeout=5)
-    assert response.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                               "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+    assert response.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Unauthorized",
+        "reason": "Unauthorized",
+        "code": 401,
+    }

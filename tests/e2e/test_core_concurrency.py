@@ -9,8 +9,10 @@ import requests
 from core_support import assert_status, state
 from harness import secure_value
 
-CONFLICT = ('Operation cannot be fulfilled on securevalues.secret.grafana.app "{}": the object has been modified; '
-            "please apply your changes to the latest version and try again")
+CONFLICT = (
+    'Operation cannot be fulfilled on securevalues.secret.grafana.app "{}": the object has been modified; '
+    "please apply your changes to the latest version and try again"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,9 @@ def test_stale_resource_version_is_409_conflict(srv):
     before = state(srv)
     stale = secure_value("stale", value="c", description="stale write")
     stale["metadata"]["resourceVersion"] = rv
-    body = assert_status(srv.session.put(srv.sv_url(name="stale"), json=stale), 409, "Conflict",
-                         CONFLICT.format("stale"))
+    body = assert_status(
+        srv.session.put(srv.sv_url(name="stale"), json=stale), 409, "Conflict", CONFLICT.format("stale")
+    )
     assert body["details"] == {"name": "stale", "group": "secret.grafana.app", "kind": "securevalues"}
     delete = srv.session.delete(srv.sv_url(name="stale"), json={"preconditions": {"resourceVersion": rv}})
     assert_status(delete, 409, "Conflict")
@@ -52,8 +55,12 @@ def test_stale_resource_version_is_409_conflict(srv):
 def test_duplicate_create_is_409_already_exists(srv):
     assert srv.session.post(srv.sv_url(), json=secure_value("dup", value="a")).status_code == 201
     before = state(srv)
-    body = assert_status(srv.session.post(srv.sv_url(), json=secure_value("dup", value="b")), 409, "AlreadyExists",
-                         'securevalues.secret.grafana.app "dup" already exists')
+    body = assert_status(
+        srv.session.post(srv.sv_url(), json=secure_value("dup", value="b")),
+        409,
+        "AlreadyExists",
+        'securevalues.secret.grafana.app "dup" already exists',
+    )
     assert body["details"] == {"name": "dup", "group": "secret.grafana.app", "kind": "securevalues"}
     assert state(srv) == before
 
@@ -71,8 +78,9 @@ def test_concurrent_unconditional_updates_all_land(srv):
     srv.session.post(srv.sv_url(), json=secure_value("busy", value="v0"))
 
     def attempt(i: int) -> dict:
-        response = _session(srv).put(srv.sv_url(name="busy"), json=secure_value("busy", value=f"value-{i}",
-                                                                               description=f"writer {i}"))
+        response = _session(srv).put(
+            srv.sv_url(name="busy"), json=secure_value("busy", value=f"value-{i}", description=f"writer {i}")
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -120,6 +128,7 @@ def test_contended_conditional_updates_never_fail_with_5xx(server):
         counts: collections.Counter = collections.Counter()
         versions: dict[str, str] = {}
         async with aiohttp.ClientSession(headers=headers) as session:
+
             async def writer(offset: int) -> None:
                 for n in range(40):
                     name = names[(offset + n) % len(names)]
@@ -134,6 +143,7 @@ def test_contended_conditional_updates_never_fail_with_5xx(server):
                             versions[name] = (await put.json())["metadata"]["resourceVersion"]
                         else:
                             versions.pop(name, None)
+
             await asyncio.gather(*(writer(i) for i in range(48)))
         return counts
 

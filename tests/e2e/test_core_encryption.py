@@ -22,22 +22,33 @@ def _marker(tag: str) -> str:
 def _write_known_values(server) -> list[str]:
     """Write values through every path a value can take; return every plaintext that was sent."""
     session = server.session
-    created = [_marker("create"), _marker("update"), _marker("applied"), _marker("yaml"), "ünïcødé-" + _marker("mb"),
-               _marker("ns"), _marker("refused"), _marker("deleted")]
+    created = [
+        _marker("create"),
+        _marker("update"),
+        _marker("applied"),
+        _marker("yaml"),
+        "ünïcødé-" + _marker("mb"),
+        _marker("ns"),
+        _marker("refused"),
+        _marker("deleted"),
+    ]
     assert session.post(server.sv_url(), json=secure_value("enc-a", value=created[0])).status_code == 201
     assert session.put(server.sv_url(name="enc-a"), json=secure_value("enc-a", value=created[1])).status_code == 200
     manifest = secure_value("enc-applied", value=created[2])
     body = json.loads(json.dumps(manifest))
     body["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(manifest)}
     assert session.post(server.sv_url(), json=body).status_code == 201
-    yaml_body = (f"apiVersion: secret.grafana.app/v1beta1\nkind: SecureValue\nmetadata:\n  name: enc-yaml\n"
-                 f"spec:\n  description: from yaml\n  value: {created[3]}\n")
-    assert session.post(server.sv_url(), data=yaml_body, headers={"Content-Type": "application/yaml"}).status_code == 201
+    yaml_body = (
+        f"apiVersion: secret.grafana.app/v1beta1\nkind: SecureValue\nmetadata:\n  name: enc-yaml\n"
+        f"spec:\n  description: from yaml\n  value: {created[3]}\n"
+    )
+    assert (
+        session.post(server.sv_url(), data=yaml_body, headers={"Content-Type": "application/yaml"}).status_code == 201
+    )
     assert session.post(server.sv_url(), json=secure_value("enc-mb", value=created[4])).status_code == 201
     server.create_namespace("enc-other")
     assert session.post(server.sv_url("enc-other"), json=secure_value("enc-a", value=created[5])).status_code == 201
-    refused = session.post(server.sv_url(), json=secure_value("enc-refused", value=created[6],
-                                                              description="x" * 40))
+    refused = session.post(server.sv_url(), json=secure_value("enc-refused", value=created[6], description="x" * 40))
     assert refused.status_code == 422 and created[6] not in refused.text
     assert session.post(server.sv_url(), json=secure_value("enc-deleted", value=created[7])).status_code == 201
     assert session.delete(server.sv_url(name="enc-deleted")).status_code == 200
@@ -49,8 +60,9 @@ def _write_known_values(server) -> list[str]:
 def _leaks(server, values: list[str]) -> dict[str, list[str]]:
     found = {}
     for value in values:
-        places = files_containing(server.data_dir, value.encode()) + \
-            files_containing(server.log_path.parent, value.encode())
+        places = files_containing(server.data_dir, value.encode()) + files_containing(
+            server.log_path.parent, value.encode()
+        )
         if places:
             found[value] = sorted({str(p) for p in places})
     return found
@@ -72,8 +84,11 @@ def test_no_plaintext_in_any_file_after_a_clean_stop(server):
     with sqlite3.connect(server.data_dir / "apiserver.db") as db:
         rows = db.execute("SELECT namespace, name, version FROM payloads ORDER BY 1, 2, 3").fetchall()
     # History is kept while a value lives, and destroyed with it.
-    assert [r for r in rows if r[1] in ("enc-a", "enc-deleted")] == \
-        [("default", "enc-a", 1), ("default", "enc-a", 2), ("enc-other", "enc-a", 1)]
+    assert [r for r in rows if r[1] in ("enc-a", "enc-deleted")] == [
+        ("default", "enc-a", 1),
+        ("default", "enc-a", 2),
+        ("enc-other", "enc-a", 1),
+    ]
 
 
 def test_no_plaintext_in_any_file_after_sigkill(server_factory):
@@ -101,10 +116,14 @@ def test_a_ciphertext_moved_to_another_row_does_not_decrypt(server):
 
     with sqlite3.connect(server.data_dir / "apiserver.db") as db:
         # Another name's ciphertext, and an older version's ciphertext, pasted onto a row.
-        db.execute("UPDATE payloads SET blob = (SELECT blob FROM payloads WHERE name = 'row-a'), "
-                   "data_key_id = (SELECT data_key_id FROM payloads WHERE name = 'row-a') WHERE name = 'row-b'")
-        db.execute("UPDATE payloads SET blob = (SELECT blob FROM payloads WHERE name = 'row-c' AND version = 1) "
-                   "WHERE name = 'row-c' AND version = 2")
+        db.execute(
+            "UPDATE payloads SET blob = (SELECT blob FROM payloads WHERE name = 'row-a'), "
+            "data_key_id = (SELECT data_key_id FROM payloads WHERE name = 'row-a') WHERE name = 'row-b'"
+        )
+        db.execute(
+            "UPDATE payloads SET blob = (SELECT blob FROM payloads WHERE name = 'row-c' AND version = 1) "
+            "WHERE name = 'row-c' AND version = 2"
+        )
     after = reveal_offline(server.data_dir, ADMIN_TOKEN, "default", ["row-a", "row-b", "row-c"])
     from apiserver.crypto.errors import DecryptionError
 

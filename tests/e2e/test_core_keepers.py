@@ -18,8 +18,12 @@ PROVIDERS = {
 
 
 def keeper(name: str | None, provider: str = "gcp", description: str = "a keeper", **extra) -> dict:
-    body = {"apiVersion": "secret.grafana.app/v1beta1", "kind": "Keeper", "metadata": {},
-            "spec": {"description": description, provider: PROVIDERS[provider], **extra}}
+    body = {
+        "apiVersion": "secret.grafana.app/v1beta1",
+        "kind": "Keeper",
+        "metadata": {},
+        "spec": {"description": description, provider: PROVIDERS[provider], **extra},
+    }
     if name:
         body["metadata"]["name"] = name
     return body
@@ -41,23 +45,51 @@ def test_each_provider_shape_is_accepted_and_starts_inactive(srv, provider):
     assert created["kind"] == "Keeper"
 
 
-@pytest.mark.parametrize("body, expected", [
-    (keeper("system"), [("metadata.name", "FieldValueForbidden", "Forbidden: the keeper name `system` is reserved")]),
-    ({"metadata": {"name": "none"}, "spec": {"description": "d"}},
-     [("spec", "FieldValueRequired", "Required value: at least one `keeper` must be present")]),
-    (keeper("two", "gcp", hashiCorpVault=PROVIDERS["hashiCorpVault"]),
-     [("spec", "FieldValueInvalid",
-       'Invalid value: "gcp, hashiCorpVault": only one `keeper` can be present at a time but found more')]),
-    ({"metadata": {"name": "no-description"}, "spec": {"gcp": PROVIDERS["gcp"]}},
-     [("spec.description", "FieldValueRequired", "Required value")]),
-    ({"metadata": {"name": "aws-empty"}, "spec": {"description": "d", "aws": {}}},
-     [("spec.aws.region", "FieldValueRequired", "Required value: region must be present"),
-      ("spec.aws", "FieldValueRequired", "Required value: `assumeRole` must be present")]),
-    ({"metadata": {"name": "aws-role"}, "spec": {"description": "d", "aws": {"region": "r", "assumeRole": {}}}},
-     [("spec.aws.assumeRole.assumeRoleArn", "FieldValueRequired",
-       "Required value: arn of the role to assume must be present"),
-      ("spec.aws.assumeRole.externalID", "FieldValueRequired", "Required value: externalID must be present")]),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            keeper("system"),
+            [("metadata.name", "FieldValueForbidden", "Forbidden: the keeper name `system` is reserved")],
+        ),
+        (
+            {"metadata": {"name": "none"}, "spec": {"description": "d"}},
+            [("spec", "FieldValueRequired", "Required value: at least one `keeper` must be present")],
+        ),
+        (
+            keeper("two", "gcp", hashiCorpVault=PROVIDERS["hashiCorpVault"]),
+            [
+                (
+                    "spec",
+                    "FieldValueInvalid",
+                    'Invalid value: "gcp, hashiCorpVault": only one `keeper` can be present at a time but found more',
+                )
+            ],
+        ),
+        (
+            {"metadata": {"name": "no-description"}, "spec": {"gcp": PROVIDERS["gcp"]}},
+            [("spec.description", "FieldValueRequired", "Required value")],
+        ),
+        (
+            {"metadata": {"name": "aws-empty"}, "spec": {"description": "d", "aws": {}}},
+            [
+                ("spec.aws.region", "FieldValueRequired", "Required value: region must be present"),
+                ("spec.aws", "FieldValueRequired", "Required value: `assumeRole` must be present"),
+            ],
+        ),
+        (
+            {"metadata": {"name": "aws-role"}, "spec": {"description": "d", "aws": {"region": "r", "assumeRole": {}}}},
+            [
+                (
+                    "spec.aws.assumeRole.assumeRoleArn",
+                    "FieldValueRequired",
+                    "Required value: arn of the role to assume must be present",
+                ),
+                ("spec.aws.assumeRole.externalID", "FieldValueRequired", "Required value: externalID must be present"),
+            ],
+        ),
+    ],
+)
 def test_keeper_rules(srv, body, expected):
     before = state(srv)
     response = assert_status(srv.session.post(srv.keeper_url(), json=body), 422, "Invalid")
@@ -83,10 +115,15 @@ def test_activation_and_the_system_keeper(srv):
 
     # While a configured keeper is active, no new value can be stored (external providers come later).
     before = state(srv)
-    refused = assert_status(srv.session.post(srv.sv_url("keepers-act"), json=secure_value("during")), 422,
-                            "Invalid")
-    assert causes(refused) == [("spec", "FieldValueForbidden", "Forbidden: the active keeper 'second' cannot store "
-                                "values yet; activate the system keeper to create secure values")]
+    refused = assert_status(srv.session.post(srv.sv_url("keepers-act"), json=secure_value("during")), 422, "Invalid")
+    assert causes(refused) == [
+        (
+            "spec",
+            "FieldValueForbidden",
+            "Forbidden: the active keeper 'second' cannot store "
+            "values yet; activate the system keeper to create secure values",
+        )
+    ]
     assert state(srv) == before
     # Existing values keep their keeper and can still be updated.
     updated = srv.session.put(srv.sv_url("keepers-act", "before"), json=secure_value("before", value="new"))
@@ -101,13 +138,19 @@ def test_activation_and_the_system_keeper(srv):
 
     everywhere = srv.session.get(f"{srv.url}/apis/secret.grafana.app/v1beta1/keepers").json()
     assert everywhere["kind"] == "KeeperList" and everywhere["apiVersion"] == "secret.grafana.app/v1beta1"
-    assert {("keepers-act", "first"), ("keepers-act", "second")} <= \
-        {(i["metadata"]["namespace"], i["metadata"]["name"]) for i in everywhere["items"]}
+    assert {("keepers-act", "first"), ("keepers-act", "second")} <= {
+        (i["metadata"]["namespace"], i["metadata"]["name"]) for i in everywhere["items"]
+    }
 
-    assert_status(srv.session.post(f"{url}/missing/activate"), 404, "NotFound",
-                  'keepers.secret.grafana.app "missing" not found')
-    assert_status(srv.session.post(f"{srv.keeper_url('no-such-ns')}/system/activate"), 404, "NotFound",
-                  'namespaces "no-such-ns" not found')
+    assert_status(
+        srv.session.post(f"{url}/missing/activate"), 404, "NotFound", 'keepers.secret.grafana.app "missing" not found'
+    )
+    assert_status(
+        srv.session.post(f"{srv.keeper_url('no-such-ns')}/system/activate"),
+        404,
+        "NotFound",
+        'namespaces "no-such-ns" not found',
+    )
 
 
 def test_updating_a_keeper_keeps_its_activation(srv):
@@ -127,20 +170,29 @@ def _rewrite(data_dir, namespace: str, name: str, change) -> None:
     """Service layer: change a stored value as a later issue's external keepers will (status.keeper, spec.ref)."""
     import copy
 
+    from harness import ADMIN_TOKEN
+
     from apiserver.app import build_components
     from apiserver.config import Settings
-    from harness import ADMIN_TOKEN
 
     async def run() -> None:
         components = build_components(Settings(data_dir=data_dir, admin_token=ADMIN_TOKEN))
         await components.store.open()
         try:
+
             def write(txn):
                 current = txn.get("securevalues", namespace, name)
                 body = copy.deepcopy(current.body)
                 change(body)
-                txn.update("securevalues", namespace, name, body, expected_revision=current.revision,
-                           index_key=current.index_key)
+                txn.update(
+                    "securevalues",
+                    namespace,
+                    name,
+                    body,
+                    expected_revision=current.revision,
+                    index_key=current.index_key,
+                )
+
             await components.store.commit(write)
         finally:
             await components.store.close()
@@ -153,6 +205,7 @@ def _use_keeper(keeper_name: str, ref: str | None = None):
         body["status"]["keeper"] = keeper_name
         if ref is not None:
             body["spec"]["ref"] = ref
+
     return change
 
 
@@ -164,9 +217,13 @@ def test_a_keeper_in_use_cannot_be_deleted(server):
     server.start()
     assert server.session.get(server.sv_url(name="uses-vault")).json()["status"]["keeper"] == "vault-1"
     before = state(server)
-    assert_status(server.session.delete(server.keeper_url(name="vault-1")), 409, "Conflict",
-                  'Operation cannot be fulfilled on keepers.secret.grafana.app "vault-1": the keeper is used by '
-                  'securevalues "uses-vault" and cannot be deleted')
+    assert_status(
+        server.session.delete(server.keeper_url(name="vault-1")),
+        409,
+        "Conflict",
+        'Operation cannot be fulfilled on keepers.secret.grafana.app "vault-1": the keeper is used by '
+        'securevalues "uses-vault" and cannot be deleted',
+    )
     assert state(server) == before
     assert server.session.delete(server.sv_url(name="uses-vault")).status_code == 200
     deleted = server.session.delete(server.keeper_url(name="vault-1"))
@@ -182,17 +239,22 @@ def test_a_value_stored_by_reference_keeps_its_ref(server):
     _rewrite(server.data_dir, "default", "by-ref", _use_keeper("vault-2", ref="secret/data/app"))
     server.start()
     before = state(server)
-    to_value = assert_status(server.session.put(server.sv_url(name="by-ref"), json=secure_value("by-ref", value="v")),
-                             422, "Invalid")
-    assert causes(to_value) == [("spec", "FieldValueForbidden",
-                                 "Forbidden: cannot set `value` when `ref` was already previously set")]
-    dropped = assert_status(server.session.put(server.sv_url(name="by-ref"), json=secure_value("by-ref", value=None)),
-                            422, "Invalid")
-    assert causes(dropped) == [("spec.ref", "FieldValueRequired",
-                                "Required value: a value stored by reference keeps its `ref`")]
+    to_value = assert_status(
+        server.session.put(server.sv_url(name="by-ref"), json=secure_value("by-ref", value="v")), 422, "Invalid"
+    )
+    assert causes(to_value) == [
+        ("spec", "FieldValueForbidden", "Forbidden: cannot set `value` when `ref` was already previously set")
+    ]
+    dropped = assert_status(
+        server.session.put(server.sv_url(name="by-ref"), json=secure_value("by-ref", value=None)), 422, "Invalid"
+    )
+    assert causes(dropped) == [
+        ("spec.ref", "FieldValueRequired", "Required value: a value stored by reference keeps its `ref`")
+    ]
     assert state(server) == before
-    moved = server.session.put(server.sv_url(name="by-ref"), json=secure_value("by-ref", value=None,
-                                                                              ref="secret/data/other"))
+    moved = server.session.put(
+        server.sv_url(name="by-ref"), json=secure_value("by-ref", value=None, ref="secret/data/other")
+    )
     assert moved.status_code == 200, moved.text
     assert moved.json()["spec"]["ref"] == "secret/data/other" and moved.json()["status"]["version"] == 2
     assert moved.json()["status"]["keeper"] == "vault-2"
@@ -200,11 +262,12 @@ def test_a_value_stored_by_reference_keeps_its_ref(server):
 
 def test_activating_a_keeper_while_a_value_is_being_created_is_caught_at_commit(tmp_path):
     """Service layer: the keeper a new value was prepared for must still be active when it commits."""
+    from harness import ADMIN_TOKEN
+
     from apiserver.app import SYSTEM, build_components
     from apiserver.config import Settings
     from apiserver.machinery.context import RequestContext
     from apiserver.machinery.errors import ApiError
-    from harness import ADMIN_TOKEN
 
     async def run() -> ApiError:
         components = build_components(Settings(data_dir=tmp_path / "data", admin_token=ADMIN_TOKEN))

@@ -11,8 +11,11 @@ from core_support import reveal_offline
 from harness import ADMIN_TOKEN, GROUP_PATH
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
-OURS = {("secret.grafana.app/v1beta1", "SecureValue"): "securevalues",
-        ("secret.grafana.app/v1beta1", "Keeper"): "keepers", ("v1", "Namespace"): "namespaces"}
+OURS = {
+    ("secret.grafana.app/v1beta1", "SecureValue"): "securevalues",
+    ("secret.grafana.app/v1beta1", "Keeper"): "keepers",
+    ("v1", "Namespace"): "namespaces",
+}
 
 
 def documents() -> list[tuple[str, str, dict]]:
@@ -44,11 +47,13 @@ def test_every_manifest_is_created(server, encoding):
     created = []
     for filename, text, document in documents():
         if encoding == "yaml":
-            response = server.session.post(_collection(server, document), data=text.encode(),
-                                           headers={"Content-Type": "application/yaml"})
+            response = server.session.post(
+                _collection(server, document), data=text.encode(), headers={"Content-Type": "application/yaml"}
+            )
         else:
-            response = server.session.post(_collection(server, document), data=json.dumps(document),
-                                           headers={"Content-Type": "application/json"})
+            response = server.session.post(
+                _collection(server, document), data=json.dumps(document), headers={"Content-Type": "application/json"}
+            )
         assert response.status_code == 201, (filename, response.text)
         body = response.json()
         assert body["kind"] == document["kind"]
@@ -60,6 +65,9 @@ def test_every_manifest_is_created(server, encoding):
         assert server.session.get(url).json() == body
     # The values decrypt to exactly what the manifests hold (multi-line values byte for byte).
     server.stop()
-    values = {b["metadata"]["name"]: d["spec"]["value"].encode() for d, b in created
-              if d["kind"] == "SecureValue" and d.get("metadata", {}).get("namespace", "default") == "default"}
+    values = {
+        b["metadata"]["name"]: d["spec"]["value"].encode()
+        for d, b in created
+        if d["kind"] == "SecureValue" and d.get("metadata", {}).get("namespace", "default") == "default"
+    }
     assert reveal_offline(server.data_dir, ADMIN_TOKEN, "default", list(values)) == values

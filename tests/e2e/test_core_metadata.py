@@ -27,8 +27,10 @@ def test_generate_name_and_default_prefixes(srv):
     assert created["metadata"]["generateName"] == "db-password-"
     defaulted = srv.session.post(srv.sv_url(), json=secure_value(value="g")).json()
     assert re.fullmatch(f"sv-{SUFFIX}", defaulted["metadata"]["name"])
-    keeper = srv.session.post(srv.keeper_url(), json={"spec": {"description": "k", "gcp": {
-        "projectID": "p", "credentialsFile": "/etc/creds.json"}}})
+    keeper = srv.session.post(
+        srv.keeper_url(),
+        json={"spec": {"description": "k", "gcp": {"projectID": "p", "credentialsFile": "/etc/creds.json"}}},
+    )
     assert keeper.status_code == 201, keeper.text
     assert re.fullmatch(f"kp-{SUFFIX}", keeper.json()["metadata"]["name"])
     # The name wins over generateName; both are kept as given.
@@ -55,8 +57,9 @@ def test_generated_names_are_collision_checked(tmp_path, monkeypatch):
             await components.namespaces.create(ctx, "", {"metadata": {"name": "default"}})
             names = []
             for _ in range(2):
-                obj = await components.secure_values.create(ctx, "default", {
-                    "metadata": {"generateName": "dup-"}, "spec": {"description": "d", "value": "v"}})
+                obj = await components.secure_values.create(
+                    ctx, "default", {"metadata": {"generateName": "dup-"}, "spec": {"description": "d", "value": "v"}}
+                )
                 names.append(obj["metadata"]["name"])
             return names
         finally:
@@ -67,9 +70,14 @@ def test_generated_names_are_collision_checked(tmp_path, monkeypatch):
 
 def test_server_set_fields_sent_by_clients_are_ignored(srv):
     body = secure_value("server-set", value="x")
-    body["metadata"].update(uid="11111111-1111-1111-1111-111111111111", resourceVersion="", generation=42,
-                            creationTimestamp="2000-01-01T00:00:00Z", selfLink="/x",
-                            deletionTimestamp="2000-01-01T00:00:00Z")
+    body["metadata"].update(
+        uid="11111111-1111-1111-1111-111111111111",
+        resourceVersion="",
+        generation=42,
+        creationTimestamp="2000-01-01T00:00:00Z",
+        selfLink="/x",
+        deletionTimestamp="2000-01-01T00:00:00Z",
+    )
     body["status"] = {"version": 9, "keeper": "elsewhere", "externalID": "x"}
     created = srv.session.post(srv.sv_url(), json=body).json()
     meta = created["metadata"]
@@ -78,8 +86,9 @@ def test_server_set_fields_sent_by_clients_are_ignored(srv):
     assert "selfLink" not in meta and "deletionTimestamp" not in meta
     assert created["status"] == {"version": 1, "keeper": "system", "externalID": ""}
     update = secure_value("server-set", value=None, description="changed")
-    update["metadata"].update(uid="22222222-2222-2222-2222-222222222222", generation=7,
-                              creationTimestamp="2001-01-01T00:00:00Z")
+    update["metadata"].update(
+        uid="22222222-2222-2222-2222-222222222222", generation=7, creationTimestamp="2001-01-01T00:00:00Z"
+    )
     update["status"] = {"version": 99, "keeper": "elsewhere"}
     updated = srv.session.put(srv.sv_url(name="server-set"), json=update).json()
     assert updated["metadata"]["uid"] == meta["uid"]
@@ -90,8 +99,11 @@ def test_server_set_fields_sent_by_clients_are_ignored(srv):
 
 def test_labels_and_annotations_are_stored_verbatim(srv):
     labels = {"app.kubernetes.io/name": "billing", "tier": "", "v": "x" * 63, "Upper_Case.ok": "A-b_c.9"}
-    annotations = {"example.com/notes": "línea 1\nline 2 — \"quoted\" {json: [1]}", "empty": "",
-                   "Example.COM/Mixed": "  spaces kept  "}
+    annotations = {
+        "example.com/notes": 'línea 1\nline 2 — "quoted" {json: [1]}',
+        "empty": "",
+        "Example.COM/Mixed": "  spaces kept  ",
+    }
     body = secure_value("verbatim", value="x", labels=labels)
     body["metadata"]["annotations"] = annotations
     created = srv.session.post(srv.sv_url(), json=body)
@@ -110,8 +122,9 @@ def test_annotations_up_to_256_kib(srv):
     body = secure_value("annotations-over", value="x")
     body["metadata"]["annotations"] = {"big": value + "é"}
     response = assert_status(srv.session.post(srv.sv_url(), json=body), 422, "Invalid")
-    assert causes(response) == [("metadata.annotations", "FieldValueTooLong",
-                                 "Too long: may not be more than 262144 bytes")]
+    assert causes(response) == [
+        ("metadata.annotations", "FieldValueTooLong", "Too long: may not be more than 262144 bytes")
+    ]
     assert state(srv) == before
 
 

@@ -10,12 +10,26 @@ from harness import secure_value
 
 # Bodies a careless or hostile client might send.
 ODD_BODIES = [
-    b"", b"{", b"[]", b"null", b"1", b'"x"', b"\xff\xfe\x00", b"[" * 5000 + b"]" * 5000,
-    b'{"a":' * 900 + b"1" + b"}" * 900, b"- " * 900 + b"x\n", b"a: &x [1, 2]\nb: &y [*x, *x, *x, *x]\nc: [*y, *y, *y, *y]\n",
-    b'{"metadata":[]}', b'{"metadata":{"name":5}}', b'{"metadata":{"name":"odd","labels":[1]}}',
-    b'{"metadata":{"name":"odd","annotations":{"a":{}}}}', b'{"metadata":{"name":"odd","generateName":null}}',
-    b'{"spec":[]}', b'{"spec":{"description":5,"value":5,"decrypters":"x","ref":[]}}',
-    b'{"metadata":{"name":"odd"},"spec":{"description":1e999}}', b'{"metadata":{"name":"odd"},"status":5}',
+    b"",
+    b"{",
+    b"[]",
+    b"null",
+    b"1",
+    b'"x"',
+    b"\xff\xfe\x00",
+    b"[" * 5000 + b"]" * 5000,
+    b'{"a":' * 900 + b"1" + b"}" * 900,
+    b"- " * 900 + b"x\n",
+    b"a: &x [1, 2]\nb: &y [*x, *x, *x, *x]\nc: [*y, *y, *y, *y]\n",
+    b'{"metadata":[]}',
+    b'{"metadata":{"name":5}}',
+    b'{"metadata":{"name":"odd","labels":[1]}}',
+    b'{"metadata":{"name":"odd","annotations":{"a":{}}}}',
+    b'{"metadata":{"name":"odd","generateName":null}}',
+    b'{"spec":[]}',
+    b'{"spec":{"description":5,"value":5,"decrypters":"x","ref":[]}}',
+    b'{"metadata":{"name":"odd"},"spec":{"description":1e999}}',
+    b'{"metadata":{"name":"odd"},"status":5}',
     b'{"metadata":{"name":"odd","resourceVersion":"abc"},"spec":{"description":"d","value":"v"}}',
     b'{"metadata":{"name":"odd","managedFields":"x"},"spec":{"description":"d","value":"v"}}',
     b'{"metadata":{"name":"odd","managedFields":[{"manager":5}]},"spec":{"description":"d","value":"v"}}',
@@ -23,21 +37,52 @@ ODD_BODIES = [
     b'{"metadata":{"name":"odd","annotations":{"kubectl.kubernetes.io/last-applied-configuration":"[1,"}},'
     b'"spec":{"description":"d","value":"v"}}',
     b'{"metadata":{"name":"odd"},"spec":{"description":"d","aws":"x","azure":[],"gcp":{"projectID":5}}}',
-    b'[{"op":"bogus"}]', b'[{"op":"replace","path":"/spec/description","value":5}]', b'[{"op":"remove","path":"/metadata"}]',
-    b'{"preconditions":"x"}', b'{"dryRun":"x"}', b'{"dryRun":["Nope"]}',
-    b"a: &a [*a, *a]\n", b"!!binary AAAA\n", b"? [a, b]\n: c\n",
+    b'[{"op":"bogus"}]',
+    b'[{"op":"replace","path":"/spec/description","value":5}]',
+    b'[{"op":"remove","path":"/metadata"}]',
+    b'{"preconditions":"x"}',
+    b'{"dryRun":"x"}',
+    b'{"dryRun":["Nope"]}',
+    b"a: &a [*a, *a]\n",
+    b"!!binary AAAA\n",
+    b"? [a, b]\n: c\n",
 ]
-CONTENT_TYPES = ["application/json", "application/yaml", "text/plain", "application/merge-patch+json",
-                 "application/strategic-merge-patch+json", "application/json-patch+json",
-                 "application/apply-patch+yaml"]
+CONTENT_TYPES = [
+    "application/json",
+    "application/yaml",
+    "text/plain",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/json-patch+json",
+    "application/apply-patch+yaml",
+]
 ODD_QUERIES = [
-    "limit=-1", "limit=abc", "limit=99999999999999999999999", "continue=%25%25", "continue=eyJ9",
-    "labelSelector=!!!", "labelSelector=a+in+(", "labelSelector=a%3D%3D%3Db", "fieldSelector=metadata.name",
-    "fieldSelector=spec.value%3Dx", "resourceVersion=abc", "resourceVersion=-1",
-    "resourceVersion=1&resourceVersionMatch=Exact", "resourceVersion=999999999&resourceVersionMatch=Exact",
-    "resourceVersionMatch=Bogus", "watch=true&timeoutSeconds=abc", "watch=true&resourceVersion=abc&timeoutSeconds=1",
-    "watch=true&timeoutSeconds=0.2", "fieldValidation=X", "dryRun=Bogus", "dryRun=All", "includeObject=X",
-    "fieldManager=" + "m" * 200, "force=true", "fieldManager=%00", "pretty=maybe",
+    "limit=-1",
+    "limit=abc",
+    "limit=99999999999999999999999",
+    "continue=%25%25",
+    "continue=eyJ9",
+    "labelSelector=!!!",
+    "labelSelector=a+in+(",
+    "labelSelector=a%3D%3D%3Db",
+    "fieldSelector=metadata.name",
+    "fieldSelector=spec.value%3Dx",
+    "resourceVersion=abc",
+    "resourceVersion=-1",
+    "resourceVersion=1&resourceVersionMatch=Exact",
+    "resourceVersion=999999999&resourceVersionMatch=Exact",
+    "resourceVersionMatch=Bogus",
+    "watch=true&timeoutSeconds=abc",
+    "watch=true&resourceVersion=abc&timeoutSeconds=1",
+    "watch=true&timeoutSeconds=0.2",
+    "fieldValidation=X",
+    "dryRun=Bogus",
+    "dryRun=All",
+    "includeObject=X",
+    "fieldManager=" + "m" * 200,
+    "force=true",
+    "fieldManager=%00",
+    "pretty=maybe",
 ]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -54,8 +99,11 @@ def _routes(tmp_path) -> list[str]:
         path = info.get("path") or info.get("formatter") or info.get("prefix")
         if path:
             paths.add(re.sub(r"\{[^}]*\}", "odd", path.replace("{namespace}", "default")))
-    for extra in ("/apis/secret.grafana.app/v1beta1/namespaces/missing/securevalues/odd", "/nowhere",
-                  "/apis/secret.grafana.app/v1beta1/namespaces/default/securevalues/a..b"):
+    for extra in (
+        "/apis/secret.grafana.app/v1beta1/namespaces/missing/securevalues/odd",
+        "/nowhere",
+        "/apis/secret.grafana.app/v1beta1/namespaces/default/securevalues/a..b",
+    ):
         paths.add(extra)
     return sorted(paths)
 
@@ -75,8 +123,7 @@ def test_no_request_gets_a_5xx(server, tmp_path):
             failures.append((method, path, kwargs.get("params"), type(exc).__name__))
             return
         if response.status_code >= 500:
-            failures.append((method, path, kwargs.get("params") or kwargs.get("data", b"")[:60],
-                             response.status_code))
+            failures.append((method, path, kwargs.get("params") or kwargs.get("data", b"")[:60], response.status_code))
 
     # Each (body, route) pair is sent once, with the method and content type rotated across routes, so
     # every body meets every method and content type somewhere without sending the full product.
@@ -88,11 +135,17 @@ def test_no_request_gets_a_5xx(server, tmp_path):
         for i, query in enumerate(ODD_QUERIES):
             requests_to_send.append(("GET", f"{path}?{query}", {}))
             write = METHODS[1 + (i + j) % 4]
-            requests_to_send.append((write, f"{path}?{query}", {"data": b'{"metadata":{"name":"odd"}}',
-                                                              "headers": {"Content-Type": "application/json"}}))
+            requests_to_send.append(
+                (
+                    write,
+                    f"{path}?{query}",
+                    {"data": b'{"metadata":{"name":"odd"}}', "headers": {"Content-Type": "application/json"}},
+                )
+            )
         for query in ODD_QUERIES[:6]:
-            requests_to_send.append(("GET", f"{path}?{query}",
-                                     {"headers": {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}}))
+            requests_to_send.append(
+                ("GET", f"{path}?{query}", {"headers": {"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}})
+            )
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda r: fire(r[0], r[1], **r[2]), requests_to_send))
     assert [repr(failure)[:200] for failure in failures][:30] == []

@@ -39,7 +39,7 @@ def test_the_readme_tour_runs_against_a_live_server(tmp_path):
         responses, current = [], []
         for line in outputs:
             if line.startswith(MARK):
-                responses.append((int(line[len(MARK):]), json.loads("\n".join(current))))
+                responses.append((int(line[len(MARK) :]), json.loads("\n".join(current))))
                 current = []
             elif line:
                 current.append(line)

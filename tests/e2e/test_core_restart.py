@@ -18,14 +18,23 @@ def test_restart_keeps_everything_and_values_decrypt_in_the_service_layer(server
         assert session.post(server.sv_url(), json=body).status_code == 201
     assert session.post(server.sv_url("org-2"), json=secure_value("other", value="org-2-value")).status_code == 201
     # PUT without a value keeps it (checked by decrypting below); status.version becomes 2.
-    kept = session.put(server.sv_url(name="db-password"), json=secure_value("db-password", value=None,
-                                                                         description="rotated", labels={"app": "x"}))
+    kept = session.put(
+        server.sv_url(name="db-password"),
+        json=secure_value("db-password", value=None, description="rotated", labels={"app": "x"}),
+    )
     assert kept.json()["status"]["version"] == 2
-    session.post(server.keeper_url(), json={"metadata": {"name": "gcp"}, "spec": {
-        "description": "d", "gcp": {"projectID": "p", "credentialsFile": "f"}}})
+    session.post(
+        server.keeper_url(),
+        json={
+            "metadata": {"name": "gcp"},
+            "spec": {"description": "d", "gcp": {"projectID": "p", "credentialsFile": "f"}},
+        },
+    )
     session.post(server.keeper_url(name="gcp") + "/activate")
-    before = {path: session.get(server.url + path).json() for path in (
-        f"{GROUP_PATH}/securevalues", f"{GROUP_PATH}/keepers", "/api/v1/namespaces")}
+    before = {
+        path: session.get(server.url + path).json()
+        for path in (f"{GROUP_PATH}/securevalues", f"{GROUP_PATH}/keepers", "/api/v1/namespaces")
+    }
     tokens = session.get(server.sv_url(), params={"limit": 1}).json()["metadata"]["continue"]
 
     server.restart()
@@ -35,8 +44,10 @@ def test_restart_keeps_everything_and_values_decrypt_in_the_service_layer(server
     assert session.get(server.sv_url(), params={"limit": 1, "continue": tokens}).status_code == 200
     assert session.get(server.keeper_url()).json()["items"][0]["status"]["active"] is True
     # A no-op update after the restart compares against the decrypted stored value: still a no-op.
-    same = session.put(server.sv_url(name="api-key"), json=secure_value(
-        "api-key", value=VALUES["api-key"], labels={"app": "x"}, decrypters=["synthetic-monitoring"]))
+    same = session.put(
+        server.sv_url(name="api-key"),
+        json=secure_value("api-key", value=VALUES["api-key"], labels={"app": "x"}, decrypters=["synthetic-monitoring"]),
+    )
     item = next(i for i in before[f"{GROUP_PATH}/securevalues"]["items"] if i["metadata"]["name"] == "api-key")
     assert same.json()["metadata"]["resourceVersion"] == item["metadata"]["resourceVersion"]
     # The revision keeps growing after a restart.
@@ -45,10 +56,13 @@ def test_restart_keeps_everything_and_values_decrypt_in_the_service_layer(server
     assert int(revision) > int(before[f"{GROUP_PATH}/securevalues"]["metadata"]["resourceVersion"])
 
     server.stop()
-    assert reveal_offline(server.data_dir, ADMIN_TOKEN, "default", list(VALUES)) == \
-        {name: value.encode() for name, value in VALUES.items()}
-    assert reveal_offline(server.data_dir, ADMIN_TOKEN, "org-2", ["other", "later"]) == \
-        {"other": b"org-2-value", "later": b"later-value"}
+    assert reveal_offline(server.data_dir, ADMIN_TOKEN, "default", list(VALUES)) == {
+        name: value.encode() for name, value in VALUES.items()
+    }
+    assert reveal_offline(server.data_dir, ADMIN_TOKEN, "org-2", ["other", "later"]) == {
+        "other": b"org-2-value",
+        "later": b"later-value",
+    }
 
 
 def test_schema_versions_are_recorded_and_a_newer_database_is_refused(server):

@@ -15,11 +15,13 @@ OBJECTS = {
     "d": ({"tier": "db"}, []),
     "e": ({}, None),
 }
-EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can start a new "
-           "list without the continue parameter, or use the continue token in this response to retrieve the "
-           "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
-           "that were created, modified, or deleted between the time the first chunk was returned and now may show "
-           "up in the list.")
+EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - objects "
+    "that were created, modified, or deleted between the time the first chunk was returned and now may show "
+    "up in the list."
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +29,13 @@ def srv(shared_server):
     shared_server.create_namespace("sel")
     shared_server.create_namespace("sel-other")
     for name, (labels, decrypters) in OBJECTS.items():
-        response = shared_server.session.post(shared_server.sv_url("sel"),
-                                              json=secure_value(name, labels=labels, decrypters=decrypters))
+        response = shared_server.session.post(
+            shared_server.sv_url("sel"), json=secure_value(name, labels=labels, decrypters=decrypters)
+        )
         assert response.status_code == 201, response.text
-    shared_server.session.post(shared_server.sv_url("sel-other"),
-                               json=secure_value("a", labels={"env": "prod"}, decrypters=["grafana"]))
+    shared_server.session.post(
+        shared_server.sv_url("sel-other"), json=secure_value("a", labels={"env": "prod"}, decrypters=["grafana"])
+    )
     return shared_server
 
 
@@ -42,44 +46,81 @@ def names(srv, namespace="sel", **params) -> list[str]:
     return [item["metadata"]["name"] for item in response.json()["items"]]
 
 
-@pytest.mark.parametrize("selector, expected", [
-    ("env=prod", "ac"), ("env==prod", "ac"), ("env!=prod", "bde"), ("env in (prod,dev)", "abc"),
-    ("env in ( prod , dev )", "abc"), ("env notin (prod)", "bde"), ("env", "abc"), ("!env", "de"),
-    ("env=prod,tier=web", "a"), ("tier,!env", "d"), ("env in (prod),tier notin (db)", "ac"),
-    ("tier notin (web,db)", "ce"), ("env=staging", ""), ("", "abcde"),
-])
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        ("env=prod", "ac"),
+        ("env==prod", "ac"),
+        ("env!=prod", "bde"),
+        ("env in (prod,dev)", "abc"),
+        ("env in ( prod , dev )", "abc"),
+        ("env notin (prod)", "bde"),
+        ("env", "abc"),
+        ("!env", "de"),
+        ("env=prod,tier=web", "a"),
+        ("tier,!env", "d"),
+        ("env in (prod),tier notin (db)", "ac"),
+        ("tier notin (web,db)", "ce"),
+        ("env=staging", ""),
+        ("", "abcde"),
+    ],
+)
 def test_label_selector_grammar(srv, selector, expected):
     assert names(srv, labelSelector=selector) == list(expected)
 
 
-@pytest.mark.parametrize("selector, expected", [
-    ("metadata.name=a", "a"), ("metadata.name==b", "b"), ("metadata.name!=a", "bcde"),
-    ("metadata.namespace=sel", "abcde"), ("metadata.namespace=sel-other", ""),
-    ("spec.decrypter=grafana", "ab"), ("spec.decrypter=k6,metadata.name!=b", "c"),
-    ("spec.decrypter!=grafana", "cde"), ("spec.decrypter=nobody", ""),
-])
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        ("metadata.name=a", "a"),
+        ("metadata.name==b", "b"),
+        ("metadata.name!=a", "bcde"),
+        ("metadata.namespace=sel", "abcde"),
+        ("metadata.namespace=sel-other", ""),
+        ("spec.decrypter=grafana", "ab"),
+        ("spec.decrypter=k6,metadata.name!=b", "c"),
+        ("spec.decrypter!=grafana", "cde"),
+        ("spec.decrypter=nobody", ""),
+    ],
+)
 def test_field_selectors(srv, selector, expected):
     assert names(srv, fieldSelector=selector) == list(expected)
 
 
 def test_selectors_on_the_all_namespaces_list(srv):
-    response = srv.session.get(f"{srv.url}{GROUP_PATH}/securevalues",
-                               params={"labelSelector": "env=prod", "fieldSelector": "spec.decrypter=grafana"})
+    response = srv.session.get(
+        f"{srv.url}{GROUP_PATH}/securevalues",
+        params={"labelSelector": "env=prod", "fieldSelector": "spec.decrypter=grafana"},
+    )
     body = response.json()
     assert body["kind"] == "SecureValueList" and body["apiVersion"] == "secret.grafana.app/v1beta1"
-    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in body["items"]] == \
-        [("sel", "a"), ("sel-other", "a")]
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in body["items"]] == [
+        ("sel", "a"),
+        ("sel-other", "a"),
+    ]
     scoped = srv.session.get(f"{srv.url}{GROUP_PATH}/securevalues", params={"fieldSelector": "metadata.namespace=sel"})
     assert {i["metadata"]["namespace"] for i in scoped.json()["items"]} == {"sel"}
     assert all(i["kind"] == "SecureValue" if "kind" in i else True for i in body["items"])
 
 
-@pytest.mark.parametrize("param, value", [
-    ("labelSelector", "env in (prod"), ("labelSelector", "=prod"), ("labelSelector", "env prod"),
-    ("labelSelector", "env in prod"), ("labelSelector", "-bad-=x"), ("labelSelector", "env=in valid"),
-    ("fieldSelector", "spec.foo=1"), ("fieldSelector", "metadata.name"), ("fieldSelector", "spec.value=x"),
-    ("fieldSelector", "metadata.name in (a)"), ("limit", "x"), ("limit", "-1"), ("continue", "garbage"),
-])
+@pytest.mark.parametrize(
+    "param, value",
+    [
+        ("labelSelector", "env in (prod"),
+        ("labelSelector", "=prod"),
+        ("labelSelector", "env prod"),
+        ("labelSelector", "env in prod"),
+        ("labelSelector", "-bad-=x"),
+        ("labelSelector", "env=in valid"),
+        ("fieldSelector", "spec.foo=1"),
+        ("fieldSelector", "metadata.name"),
+        ("fieldSelector", "spec.value=x"),
+        ("fieldSelector", "metadata.name in (a)"),
+        ("limit", "x"),
+        ("limit", "-1"),
+        ("continue", "garbage"),
+    ],
+)
 def test_unparsable_selectors_and_options_are_400(srv, param, value):
     assert_status(srv.session.get(srv.sv_url("sel"), params={param: value}), 400, "BadRequest")
 
@@ -119,8 +160,18 @@ def test_pages_come_from_one_snapshot_despite_concurrent_writes(srv):
     assert seen == [f"p-{i:02d}" for i in range(10)]  # the snapshot: p-05 still there, p-045 not yet
     assert bodies["p-08"] == old_p08
     fresh = _page(srv)
-    assert [i["metadata"]["name"] for i in fresh["items"]] == \
-        ["p-00", "p-01", "p-02", "p-03", "p-04", "p-045", "p-06", "p-07", "p-08", "p-09"]
+    assert [i["metadata"]["name"] for i in fresh["items"]] == [
+        "p-00",
+        "p-01",
+        "p-02",
+        "p-03",
+        "p-04",
+        "p-045",
+        "p-06",
+        "p-07",
+        "p-08",
+        "p-09",
+    ]
     assert next(i for i in fresh["items"] if i["metadata"]["name"] == "p-08")["spec"]["description"] == "changed"
 
 
@@ -140,13 +191,19 @@ def test_paging_with_a_selector_and_across_namespaces(srv):
 
 def test_continue_tokens_are_tamper_evident_and_bound_to_the_query(srv):
     token = _page(srv, "sel", limit=2)["metadata"]["continue"]
-    for tampered in (token[:-2] + ("AA" if not token.endswith("AA") else "BB"), token[1:], "x" + token,
-                     token.replace(token[5], "A" if token[5] != "A" else "B", 1)):
-        assert_status(srv.session.get(srv.sv_url("sel"), params={"limit": 2, "continue": tampered}), 400,
-                      "BadRequest")
+    for tampered in (
+        token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        token[1:],
+        "x" + token,
+        token.replace(token[5], "A" if token[5] != "A" else "B", 1),
+    ):
+        assert_status(srv.session.get(srv.sv_url("sel"), params={"limit": 2, "continue": tampered}), 400, "BadRequest")
     # The same token with another selector is refused, not silently applied to a different query.
-    assert_status(srv.session.get(srv.sv_url("sel"), params={"limit": 2, "continue": token,
-                                                               "labelSelector": "env=prod"}), 400, "BadRequest")
+    assert_status(
+        srv.session.get(srv.sv_url("sel"), params={"limit": 2, "continue": token, "labelSelector": "env=prod"}),
+        400,
+        "BadRequest",
+    )
     assert [i["metadata"]["name"] for i in _page(srv, "sel", limit=2, **{"continue": token})["items"]] == ["c", "d"]
 
 
@@ -157,8 +214,7 @@ def test_expired_continue_token_is_410(server_factory):
     token = server.session.get(server.sv_url(), params={"limit": 1}).json()["metadata"]["continue"]
     assert server.session.get(server.sv_url(), params={"limit": 1, "continue": token}).status_code == 200
     time.sleep(4.1)
-    assert_status(server.session.get(server.sv_url(), params={"limit": 1, "continue": token}), 410, "Expired",
-                  EXPIRED)
+    assert_status(server.session.get(server.sv_url(), params={"limit": 1, "continue": token}), 410, "Expired", EXPIRED)
 
 
 def test_continue_token_past_the_event_window_is_410(server_factory):
@@ -168,5 +224,4 @@ def test_continue_token_past_the_event_window_is_410(server_factory):
     token = server.session.get(server.sv_url(), params={"limit": 1}).json()["metadata"]["continue"]
     for i in range(6):  # enough writes for the snapshot's revision to leave the window
         server.session.put(server.sv_url(name="c"), json=secure_value("c", description=f"d{i}"))
-    assert_status(server.session.get(server.sv_url(), params={"limit": 1, "continue": token}), 410, "Expired",
-                  EXPIRED)
+    assert_status(server.session.get(server.sv_url(), params={"limit": 1, "continue": token}), 410, "Expired", EXPIRED)

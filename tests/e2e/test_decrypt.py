@@ -6,7 +6,6 @@ import sqlite3
 import threading
 
 import pytest
-
 from harness import GROUP_PATH, Server, files_containing, secure_value
 from identities_support import audit_records, call, create_token, revoke_token
 
@@ -73,10 +72,12 @@ def test_users_never_decrypt_whatever_their_role(decrypt_server):
 def test_the_decrypt_permission_is_needed_and_a_wildcard_verb_does_not_count(decrypt_server):
     server = decrypt_server
     without, _ = create_token(server, serviceIdentity="synthetic-monitoring", decryptPermissions=[], role="admin")
-    wildcard, _ = create_token(server, serviceIdentity="synthetic-monitoring",
-                               decryptPermissions=["secret.grafana.app/securevalues:*"])
-    other_name, _ = create_token(server, serviceIdentity="k6",
-                                 decryptPermissions=["secret.grafana.app/securevalues/k6-only:decrypt"])
+    wildcard, _ = create_token(
+        server, serviceIdentity="synthetic-monitoring", decryptPermissions=["secret.grafana.app/securevalues:*"]
+    )
+    other_name, _ = create_token(
+        server, serviceIdentity="k6", decryptPermissions=["secret.grafana.app/securevalues/k6-only:decrypt"]
+    )
     elsewhere, _ = create_token(server, serviceIdentity="synthetic-monitoring", namespaces=["team-b"])
     for token in (without, wildcard, other_name, elsewhere):
         refused(call("POST", decrypt_url(server, "db-password"), token), "not authorized")
@@ -101,9 +102,13 @@ def test_the_batch_route_mixes_results(decrypt_server):
     names = ["db-password", "k6-only", "missing", "db-password", ""]
     response = call("POST", batch_url(server), token, json={"names": names})
     assert response.status_code == 200, response.text
-    assert response.json() == {"decryptedValues": {"db-password": {"value": VALUE},
-                                                   "k6-only": {"errorMessage": "not authorized"},
-                                                   "missing": {"errorMessage": "not found"}}}
+    assert response.json() == {
+        "decryptedValues": {
+            "db-password": {"value": VALUE},
+            "k6-only": {"errorMessage": "not authorized"},
+            "missing": {"errorMessage": "not found"},
+        }
+    }
     for bad in ({"names": "db-password"}, {"names": [1]}, [], {"other": []}):
         assert call("POST", batch_url(server), token, json=bad).status_code == 400
     assert call("POST", batch_url(server), token, data="{not json").status_code == 400
@@ -113,8 +118,11 @@ def test_the_batch_route_mixes_results(decrypt_server):
 def test_every_attempt_is_audited_and_no_value_reaches_a_log(decrypt_server):
     server = decrypt_server
     token, _ = create_token(server, serviceIdentity="synthetic-monitoring")
-    attempts = [("db-password", "success", ""), ("k6-only", "denied", "not authorized"),
-                ("missing", "denied", "not found")]
+    attempts = [
+        ("db-password", "success", ""),
+        ("k6-only", "denied", "not authorized"),
+        ("missing", "denied", "not found"),
+    ]
     request_ids = {}
     for name, _, _ in attempts:
         response = call("POST", decrypt_url(server, name), token)
@@ -122,11 +130,28 @@ def test_every_attempt_is_audited_and_no_value_reaches_a_log(decrypt_server):
     records = {r["requestID"]: r for r in audit_records(server.data_dir) if r["operation"] == "decrypt"}
     for name, outcome, reason in attempts:
         record = records[request_ids[name]]
-        assert record == {**record, "subject": "synthetic-monitoring", "serviceIdentity": "synthetic-monitoring",
-                          "namespace": "default", "resource": "securevalues", "name": name, "outcome": outcome,
-                          "reason": reason}
-        assert set(record) == {"time", "requestID", "subject", "serviceIdentity", "namespace", "resource", "name",
-                               "operation", "outcome", "reason"}
+        assert record == {
+            **record,
+            "subject": "synthetic-monitoring",
+            "serviceIdentity": "synthetic-monitoring",
+            "namespace": "default",
+            "resource": "securevalues",
+            "name": name,
+            "outcome": outcome,
+            "reason": reason,
+        }
+        assert set(record) == {
+            "time",
+            "requestID",
+            "subject",
+            "serviceIdentity",
+            "namespace",
+            "resource",
+            "name",
+            "operation",
+            "outcome",
+            "reason",
+        }
     for needle in (VALUE, OTHER_VALUE, token):
         assert files_containing(server.data_dir, needle.encode()) == []
         assert needle not in server.log()
@@ -149,8 +174,9 @@ def test_a_corrupted_ciphertext_is_a_500_decryption_failed(server_factory):
     status = response.json()
     assert (status["reason"], status["message"]) == ("InternalError", "decryption failed")
     body = call("POST", batch_url(server), token, json={"names": ["intact", "damaged"]}).json()
-    assert body == {"decryptedValues": {"intact": {"value": f"intact-{VALUE}"},
-                                        "damaged": {"errorMessage": "decryption failed"}}}
+    assert body == {
+        "decryptedValues": {"intact": {"value": f"intact-{VALUE}"}, "damaged": {"errorMessage": "decryption failed"}}
+    }
     failed = [r for r in audit_records(server.data_dir) if r["name"] == "damaged" and r["operation"] == "decrypt"]
     assert [(r["outcome"], r["reason"]) for r in failed] == [("error", "decryption failed")] * 2
     assert f"damaged-{VALUE}" not in server.log() and f"intact-{VALUE}" not in server.log()

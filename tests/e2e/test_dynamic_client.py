@@ -44,11 +44,20 @@ def ns(server) -> str:
     return name
 
 
-def body(name: str, *, description: str = "dynamic client", value: str | None = "dyn-secret",
-         labels: dict | None = None, **spec) -> dict:
-    return {"apiVersion": API_VERSION, "kind": "SecureValue",
-            "metadata": {"name": name, **({"labels": labels} if labels else {})},
-            "spec": {"description": description, **({"value": value} if value is not None else {}), **spec}}
+def body(
+    name: str,
+    *,
+    description: str = "dynamic client",
+    value: str | None = "dyn-secret",
+    labels: dict | None = None,
+    **spec,
+) -> dict:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "SecureValue",
+        "metadata": {"name": name, **({"labels": labels} if labels else {})},
+        "spec": {"description": description, **({"value": value} if value is not None else {}), **spec},
+    }
 
 
 def test_discovery_by_kind_and_short_name(client, sv):
@@ -89,25 +98,37 @@ def test_create_get_list_replace_delete(client, sv, server, ns):
 
 def test_patch_merge_strategic_and_server_side_apply(sv, ns):
     sv.create(body("patched"), namespace=ns)
-    merged = sv.patch(body={"metadata": {"labels": {"x": "1"}}}, name="patched", namespace=ns,
-                      content_type="application/merge-patch+json")
+    merged = sv.patch(
+        body={"metadata": {"labels": {"x": "1"}}},
+        name="patched",
+        namespace=ns,
+        content_type="application/merge-patch+json",
+    )
     assert merged.metadata.labels.x == "1"
-    strategic = sv.patch(body={"spec": {"decrypters": ["a"], "$retainKeys": ["decrypters"]}}, name="patched",
-                         namespace=ns)  # the client's default content type
+    strategic = sv.patch(
+        body={"spec": {"decrypters": ["a"], "$retainKeys": ["decrypters"]}}, name="patched", namespace=ns
+    )  # the client's default content type
     assert strategic.spec.decrypters == ["a"]
 
-    applied = sv.server_side_apply(body=body("applied", value="ssa-dyn-value"), namespace=ns,
-                                   field_manager="python-app")
+    applied = sv.server_side_apply(
+        body=body("applied", value="ssa-dyn-value"), namespace=ns, field_manager="python-app"
+    )
     assert applied.status.version == 1
     assert [(m.manager, m.operation) for m in applied.metadata.managedFields] == [("python-app", "Apply")]
     with pytest.raises(ConflictError) as conflict:
-        sv.server_side_apply(body=body("applied", description="other", value=None), namespace=ns,
-                             field_manager="other-app")
+        sv.server_side_apply(
+            body=body("applied", description="other", value=None), namespace=ns, field_manager="other-app"
+        )
     causes = json.loads(conflict.value.body)["details"]["causes"]
-    assert causes == [{"reason": "FieldManagerConflict", "message": 'conflict with "python-app"',
-                       "field": ".spec.description"}]
-    forced = sv.server_side_apply(body=body("applied", description="other", value=None), namespace=ns,
-                                  field_manager="other-app", force_conflicts=True)
+    assert causes == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "python-app"', "field": ".spec.description"}
+    ]
+    forced = sv.server_side_apply(
+        body=body("applied", description="other", value=None),
+        namespace=ns,
+        field_manager="other-app",
+        force_conflicts=True,
+    )
     assert forced.spec.description == "other" and forced.status.version == 2
 
 
@@ -116,10 +137,12 @@ def test_watch_with_timeout(sv, ns):
     events = [(e["type"], e["object"].metadata.name) for e in sv.watch(namespace=ns, timeout=1)]
     assert events == [("ADDED", "w1")]
     latest = sv.get(namespace=ns).metadata.resourceVersion
-    sv.patch(body={"spec": {"description": "changed"}}, name="w1", namespace=ns,
-             content_type="application/merge-patch+json")
-    events = [(e["type"], e["object"].spec.description) for e in
-              sv.watch(namespace=ns, resource_version=latest, timeout=1)]
+    sv.patch(
+        body={"spec": {"description": "changed"}}, name="w1", namespace=ns, content_type="application/merge-patch+json"
+    )
+    events = [
+        (e["type"], e["object"].spec.description) for e in sv.watch(namespace=ns, resource_version=latest, timeout=1)
+    ]
     assert events == [("MODIFIED", "changed")]
     named = [e["object"].metadata.name for e in sv.watch(namespace=ns, name="w1", timeout=1)]
     assert named == ["w1"]
@@ -136,10 +159,23 @@ def test_dry_run_on_every_write_persists_nothing(sv, server, ns):
     current = real.to_dict()
     current["spec"]["description"] = "not stored"
     assert sv.replace(body=current, namespace=ns, **dry).spec.description == "not stored"
-    assert sv.patch(body={"spec": {"description": "nor this"}}, name="real", namespace=ns,
-                    content_type="application/merge-patch+json", **dry).spec.description == "nor this"
-    applied = sv.server_side_apply(body=body("real", description="applied dry", value=None), namespace=ns,
-                                   field_manager="dry", force_conflicts=True, **dry)
+    assert (
+        sv.patch(
+            body={"spec": {"description": "nor this"}},
+            name="real",
+            namespace=ns,
+            content_type="application/merge-patch+json",
+            **dry,
+        ).spec.description
+        == "nor this"
+    )
+    applied = sv.server_side_apply(
+        body=body("real", description="applied dry", value=None),
+        namespace=ns,
+        field_manager="dry",
+        force_conflicts=True,
+        **dry,
+    )
     assert applied.spec.description == "applied dry"
     assert sv.delete(name="real", namespace=ns, **dry).status == "Success"
     still = sv.get(name="real", namespace=ns)
@@ -158,12 +194,21 @@ def test_field_validation_on_every_write(sv, ns):
         name = f"fv-{mode.lower()}"
         attempts = [
             lambda: sv.create(body=dict(unknown, metadata={"name": name}), namespace=ns, **params),
-            lambda: sv.replace(body={**sv.get(name="fv", namespace=ns).to_dict(), "extra": 1}, namespace=ns,
-                               **params),
-            lambda: sv.patch(body={"spec": {"colour": "red"}}, name="fv", namespace=ns,
-                             content_type="application/merge-patch+json", **params),
-            lambda: sv.server_side_apply(body={**body("fv", value=None), "spec": {"description": "x", "size": 1}},
-                                         namespace=ns, field_manager="fv", force_conflicts=True, **params),
+            lambda: sv.replace(body={**sv.get(name="fv", namespace=ns).to_dict(), "extra": 1}, namespace=ns, **params),
+            lambda: sv.patch(
+                body={"spec": {"colour": "red"}},
+                name="fv",
+                namespace=ns,
+                content_type="application/merge-patch+json",
+                **params,
+            ),
+            lambda: sv.server_side_apply(
+                body={**body("fv", value=None), "spec": {"description": "x", "size": 1}},
+                namespace=ns,
+                field_manager="fv",
+                force_conflicts=True,
+                **params,
+            ),
         ]
         for attempt in attempts:
             if ok:

@@ -12,7 +12,6 @@ import json
 import time
 
 import pytest
-
 from harness import GROUP_PATH, Server, secure_value
 from identities_support import TOKENS_PATH, call, create_token, revoke_token
 
@@ -22,9 +21,18 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
 def keeper(name: str, description: str = "a keeper") -> dict:
-    return {"apiVersion": "secret.grafana.app/v1beta1", "kind": "Keeper", "metadata": {"name": name},
-            "spec": {"description": description, "aws": {"region": "us-east-1", "assumeRole": {
-                "assumeRoleArn": "arn:aws:iam::123456789012:role/secrets", "externalID": "x"}}}}
+    return {
+        "apiVersion": "secret.grafana.app/v1beta1",
+        "kind": "Keeper",
+        "metadata": {"name": name},
+        "spec": {
+            "description": description,
+            "aws": {
+                "region": "us-east-1",
+                "assumeRole": {"assumeRoleArn": "arn:aws:iam::123456789012:role/secrets", "externalID": "x"},
+            },
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +54,10 @@ def callers(matrix_server) -> dict[str, str | None]:
         assert server.session.post(server.keeper_url(), json=keeper(f"k-{kind}")).status_code == 201
         server.create_namespace(f"tmp-{kind}")
     assert server.session.post(server.sv_url("team-b"), json=secure_value("b-1")).status_code == 201
-    scoped = [{"action": f"secret.securevalues:{verb}", "scope": "secret.securevalues:uid:m-scoped"}
-              for verb in ("read", "write", "delete")]
+    scoped = [
+        {"action": f"secret.securevalues:{verb}", "scope": "secret.securevalues:uid:m-scoped"}
+        for verb in ("read", "write", "delete")
+    ]
     tokens: dict[str, str | None] = {
         "none": None,
         "unknown": "sas_this-token-was-never-issued-0000000000000",
@@ -74,12 +84,24 @@ def operations(server: Server, kind: str) -> list[tuple[str, str, str, dict]]:
         ("sv watch", "GET", sv, {"params": {"watch": "1", "timeoutSeconds": "1"}}),
         ("sv list all", "GET", f"{server.url}{GROUP_PATH}/securevalues", {}),
         ("sv get", "GET", item, {}),
-        ("sv put", "PUT", item, {"json": secure_value(f"m-{kind}", description="updated", value=None,
-                                                        decrypters=["sm"], labels={"case": kind})}),
+        (
+            "sv put",
+            "PUT",
+            item,
+            {
+                "json": secure_value(
+                    f"m-{kind}", description="updated", value=None, decrypters=["sm"], labels={"case": kind}
+                )
+            },
+        ),
         ("sv patch", "PATCH", item, {"data": '{"metadata":{"labels":{"p":"1"}}}', "headers": MERGE}),
         ("sv decrypt", "POST", f"{item}/decrypt", {}),
-        ("sv decrypt batch", "POST", f"{server.url}{GROUP_PATH}/namespaces/default/decrypt",
-         {"json": {"names": [f"m-{kind}"]}}),
+        (
+            "sv decrypt batch",
+            "POST",
+            f"{server.url}{GROUP_PATH}/namespaces/default/decrypt",
+            {"json": {"names": [f"m-{kind}"]}},
+        ),
         ("sv create", "POST", sv, {"json": secure_value(f"n-{kind}", labels={"case": kind})}),
         ("sv delete", "DELETE", item, {}),
         ("sv deletecollection", "DELETE", sv, {"params": {"labelSelector": f"case={kind}"}}),
@@ -95,8 +117,18 @@ def operations(server: Server, kind: str) -> list[tuple[str, str, str, dict]]:
         ("ns get own", "GET", f"{ns}/default", {}),
         ("ns get team-b", "GET", f"{ns}/team-b", {}),
         ("ns create", "POST", ns, {"json": {"metadata": {"name": f"new-{kind}"}}}),
-        ("ns put", "PUT", f"{ns}/tmp-{kind}", {"json": {"apiVersion": "v1", "kind": "Namespace",
-                                                        "metadata": {"name": f"tmp-{kind}", "labels": {"a": "b"}}}}),
+        (
+            "ns put",
+            "PUT",
+            f"{ns}/tmp-{kind}",
+            {
+                "json": {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": f"tmp-{kind}", "labels": {"a": "b"}},
+                }
+            },
+        ),
         ("ns patch", "PATCH", f"{ns}/tmp-{kind}", {"data": '{"metadata":{"labels":{"p":"1"}}}', "headers": MERGE}),
         ("ns delete", "DELETE", f"{ns}/tmp-{kind}", {}),
         ("tokens list", "GET", server.url + TOKENS_PATH, {}),
@@ -105,10 +137,27 @@ def operations(server: Server, kind: str) -> list[tuple[str, str, str, dict]]:
     ]
 
 
-SV_ALL = {"sv list": 200, "sv watch": 200, "sv list all": 200, "sv get": 200, "sv put": 200, "sv patch": 200,
-          "sv create": 201, "sv delete": 200, "sv deletecollection": 200}
-READS = {"sv list": 200, "sv watch": 200, "sv list all": 200, "sv get": 200, "kp list": 200, "kp get": 200,
-         "ns list": 200, "ns get own": 200}
+SV_ALL = {
+    "sv list": 200,
+    "sv watch": 200,
+    "sv list all": 200,
+    "sv get": 200,
+    "sv put": 200,
+    "sv patch": 200,
+    "sv create": 201,
+    "sv delete": 200,
+    "sv deletecollection": 200,
+}
+READS = {
+    "sv list": 200,
+    "sv watch": 200,
+    "sv list all": 200,
+    "sv get": 200,
+    "kp list": 200,
+    "kp get": 200,
+    "ns list": 200,
+    "ns get own": 200,
+}
 
 
 def expected(kind: str, label: str) -> int:
@@ -117,8 +166,14 @@ def expected(kind: str, label: str) -> int:
     if label == "sv decrypt batch":
         return 200  # refusals are per name, inside the answer (test_decrypt checks them)
     if kind == "admin":
-        allowed = {**SV_ALL, "kp create": 201, "ns create": 201, "tokens create": 201,
-                   "tokens revoke": 404, "sv decrypt": 403}  # admins are users: no decrypt
+        allowed = {
+            **SV_ALL,
+            "kp create": 201,
+            "ns create": 201,
+            "tokens create": 201,
+            "tokens revoke": 404,
+            "sv decrypt": 403,
+        }  # admins are users: no decrypt
         return allowed.get(label, 200)
     table = {
         "viewer": READS,
@@ -155,8 +210,9 @@ def test_forbidden_message_names_subject_verb_resource_and_namespace(matrix_serv
     status = response.json()
     assert status["reason"] == "Forbidden"
     assert status["message"].startswith('securevalues.secret.grafana.app "m-viewer" is forbidden: User "user:tok-')
-    assert status["message"].endswith('cannot delete resource "securevalues" in API group "secret.grafana.app" '
-                                      'in the namespace "default"')
+    assert status["message"].endswith(
+        'cannot delete resource "securevalues" in API group "secret.grafana.app" in the namespace "default"'
+    )
 
 
 def _names(response) -> set[tuple[str, str]]:
@@ -167,8 +223,12 @@ def _names(response) -> set[tuple[str, str]]:
 def test_lists_never_show_what_the_caller_may_not_get(matrix_server, callers):
     server = matrix_server
     group = f"{server.url}{GROUP_PATH}"
-    collections = [(server.sv_url(), "securevalues"), (f"{group}/securevalues", "securevalues"),
-                   (server.keeper_url(), "keepers"), (f"{server.url}/api/v1/namespaces", "namespaces")]
+    collections = [
+        (server.sv_url(), "securevalues"),
+        (f"{group}/securevalues", "securevalues"),
+        (server.keeper_url(), "keepers"),
+        (f"{server.url}/api/v1/namespaces", "namespaces"),
+    ]
     server.session.post(server.sv_url(), json=secure_value("m-scoped", labels={"case": "x"}))  # deleted above
     for url, resource in collections:
         everything = _names(server.session.get(url))
@@ -181,8 +241,11 @@ def test_lists_never_show_what_the_caller_may_not_get(matrix_server, callers):
             shown = _names(listed)
             gettable = set()
             for namespace, name in everything:
-                item = (f"{server.url}/api/v1/namespaces/{name}" if resource == "namespaces"
-                        else f"{group}/namespaces/{namespace}/{resource}/{name}")
+                item = (
+                    f"{server.url}/api/v1/namespaces/{name}"
+                    if resource == "namespaces"
+                    else f"{group}/namespaces/{namespace}/{resource}/{name}"
+                )
                 if call("GET", item, token).status_code == 200:
                     gettable.add((namespace, name))
             assert shown == gettable, (kind, url, shown ^ gettable)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from harness import files_containing, secure_value
 from influxdb_client import OrganizationsApi
 from influxdb_client.domain.secret_keys import SecretKeys
 from influxdb_client.rest import ApiException
 from influxdb_client.service.secrets_service import SecretsService
-
-from harness import files_containing, secure_value
 from influxdb_support import KEY_ANNOTATION, client, native_keys, new_org, token
 
 ODD_KEYS = ["SNOWFLAKE_PASS", "path/to key %41 ü 🔑", "Case", "case", ""]
@@ -96,9 +95,10 @@ def test_upsert_makes_a_new_version_of_the_same_value(shared_server, influx):
 
 def test_native_values_are_keys_by_name(shared_server, influx):
     namespace, org_id = new_org(shared_server)
-    created = shared_server.session.post(shared_server.sv_url(namespace),
-                                         json=secure_value("native-one", description="made natively",
-                                                           decrypters=["grafana"]))
+    created = shared_server.session.post(
+        shared_server.sv_url(namespace),
+        json=secure_value("native-one", description="made natively", decrypters=["grafana"]),
+    )
     assert created.status_code == 201, created.text
     service = SecretsService(influx.api_client)
     assert secrets_of(service, org_id) == ["native-one"]
@@ -116,12 +116,19 @@ def test_errors_raise_api_exception_with_influxdbs_status_and_message(shared_ser
     namespace, org_id = new_org(shared_server)
     service = SecretsService(influx.api_client)
     cases = [
-        (lambda: service.get_orgs_id_secrets(org_id="123"), 400, "corrupt ID provided: id must have a length of 16 bytes"),
+        (
+            lambda: service.get_orgs_id_secrets(org_id="123"),
+            400,
+            "corrupt ID provided: id must have a length of 16 bytes",
+        ),
         (lambda: service.get_orgs_id_secrets(org_id="zzzzzzzzzzzzzzzz"), 400, "corrupt ID provided: invalid ID"),
         (lambda: service.get_orgs_id_secrets(org_id="0000000000000000"), 400, "corrupt ID provided: invalid ID"),
         (lambda: service.get_orgs_id_secrets(org_id="00000000deadbeef"), 404, "404 page not found"),
-        (lambda: service.patch_orgs_id_secrets(org_id=org_id, request_body={"k": 5}), 400,
-         "failed to unmarshal json: json: cannot unmarshal number into Go value of type string"),
+        (
+            lambda: service.patch_orgs_id_secrets(org_id=org_id, request_body={"k": 5}),
+            400,
+            "failed to unmarshal json: json: cannot unmarshal number into Go value of type string",
+        ),
     ]
     service.patch_orgs_id_secrets(org_id=org_id, request_body={})  # this client version sends `{}`: a no-op
     for call, status, message in cases:
@@ -149,14 +156,16 @@ def test_values_decrypt_for_the_influxdb_identity_and_stay_encrypted(server):
     namespace, org_id = new_org(server)
     with client(server) as influx:
         SecretsService(influx.api_client).patch_orgs_id_secrets(
-            org_id=org_id, request_body={"SNOWFLAKE_PASS": "snowflake-plaintext-42", "EMPTY": ""})
+            org_id=org_id, request_body={"SNOWFLAKE_PASS": "snowflake-plaintext-42", "EMPTY": ""}
+        )
     names = {key: item["metadata"]["name"] for key, item in native_keys(server, namespace).items()}
     pipeline = token(server, namespace, "--role", "viewer", "--service-identity", "influxdb")
     other = token(server, namespace, "--role", "viewer", "--service-identity", "someone-else")
 
     def decrypt(token_value: str, name: str):
-        return server.session.post(f"{server.sv_url(namespace, name)}/decrypt",
-                                   headers={"Authorization": f"Bearer {token_value}"})
+        return server.session.post(
+            f"{server.sv_url(namespace, name)}/decrypt", headers={"Authorization": f"Bearer {token_value}"}
+        )
 
     answer = decrypt(pipeline, names["SNOWFLAKE_PASS"])
     assert answer.status_code == 200, answer.text

@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import requests
-
 from influxdb_support import native_keys, new_org, token
 
 JSON = "application/json; charset=utf-8"
@@ -24,8 +23,9 @@ def org(shared_server):
     return namespace, org_id, f"{shared_server.url}/api/v2/orgs/{org_id}/secrets"
 
 
-def call(server, method: str, url: str, token_value: str | None = None, body: bytes | None = None,
-         scheme: str = "Token") -> requests.Response:
+def call(
+    server, method: str, url: str, token_value: str | None = None, body: bytes | None = None, scheme: str = "Token"
+) -> requests.Response:
     headers = {"Authorization": f"{scheme} {token_value or server.admin_token}"} if scheme else {}
     return requests.request(method, url, headers=headers, data=body, timeout=20)
 
@@ -34,8 +34,11 @@ def assert_error(response: requests.Response, status: int, code: str, message: s
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"] == JSON
     assert response.headers["X-Platform-Error-Code"] == code
-    expected = f'{{\n\t"code": "{code}",\n\t"message": "{message}"\n}}' if pretty else \
-        f'{{"code":"{code}","message":"{message}"}}'
+    expected = (
+        f'{{\n\t"code": "{code}",\n\t"message": "{message}"\n}}'
+        if pretty
+        else f'{{"code":"{code}","message":"{message}"}}'
+    )
     assert response.text == expected
 
 
@@ -52,8 +55,10 @@ def test_get_ok_is_influxds_exact_body(shared_server, org):
     assert response.status_code == 200
     assert response.headers["Content-Type"] == JSON
     assert (response.headers["X-Influxdb-Build"], response.headers["X-Influxdb-Version"]) == ("OSS", "v2.7.12")
-    assert response.text == (f'{{\n\t"links": {{\n\t\t"org": "/api/v2/orgs/{org_id}",\n\t\t"self": '
-                             f'"/api/v2/orgs/{org_id}/secrets"\n\t}},\n\t"secrets": [\n\t\t"hello",\n\t\t"world"\n\t]\n}}')
+    assert response.text == (
+        f'{{\n\t"links": {{\n\t\t"org": "/api/v2/orgs/{org_id}",\n\t\t"self": '
+        f'"/api/v2/orgs/{org_id}/secrets"\n\t}},\n\t"secrets": [\n\t\t"hello",\n\t\t"world"\n\t]\n}}'
+    )
     upper = call(shared_server, "GET", url.replace(org_id, org_id.upper()))
     assert upper.json()["links"]["org"] == f"/api/v2/orgs/{org_id}"  # IDs come back lower case
     assert_no_content(call(shared_server, "POST", f"{url}/delete", body=b'{"secrets":["hello","world"]}'))
@@ -80,8 +85,13 @@ def test_keys_in_paths_are_percent_decoded_properly(shared_server, org):
     keys = {"a/b": "%2F", "50% off": "%25", "with space": "%20", "ü🔑": "%C3%BC%F0%9F%94%91", "x:y@z": "%3A"}
     body = "{" + ",".join(f'"{k}":"v"' for k in keys) + "}"
     assert_no_content(call(shared_server, "PATCH", url, body=body.encode()))
-    encoded = {"a/b": "a%2Fb", "50% off": "50%25%20off", "with space": "with%20space",
-               "ü🔑": "%C3%BC%F0%9F%94%91", "x:y@z": "x%3Ay%40z"}
+    encoded = {
+        "a/b": "a%2Fb",
+        "50% off": "50%25%20off",
+        "with space": "with%20space",
+        "ü🔑": "%C3%BC%F0%9F%94%91",
+        "x:y@z": "x%3Ay%40z",
+    }
     for key, segment in encoded.items():
         assert_no_content(call(shared_server, "DELETE", f"{url}/{segment}"))
         assert key not in call(shared_server, "GET", url).json()["secrets"]
@@ -89,15 +99,19 @@ def test_keys_in_paths_are_percent_decoded_properly(shared_server, org):
     assert call(shared_server, "GET", f"{url}/").status_code == 200  # a trailing slash is stripped
 
 
-@pytest.mark.parametrize("header", [None, "Basic YWRtaW46YWRtaW4=", "Token not-a-token", "Bearer not-a-token",
-                                    "Token ", "Token"], ids=["none", "basic", "token", "bearer", "empty", "bare"])
+@pytest.mark.parametrize(
+    "header",
+    [None, "Basic YWRtaW46YWRtaW4=", "Token not-a-token", "Bearer not-a-token", "Token ", "Token"],
+    ids=["none", "basic", "token", "bearer", "empty", "bare"],
+)
 def test_no_bad_or_unknown_token_is_401_compact(shared_server, org, header):
     namespace, org_id, url = org
     response = requests.get(url, headers={"Authorization": header} if header else {}, timeout=20)
     assert_error(response, 401, "unauthorized", "unauthorized access", pretty=False)
     # Credentials are checked first, before the org ID.
-    bad = requests.get(f"{shared_server.url}/api/v2/orgs/123/secrets", headers={"Authorization": header or ""},
-                       timeout=20)
+    bad = requests.get(
+        f"{shared_server.url}/api/v2/orgs/123/secrets", headers={"Authorization": header or ""}, timeout=20
+    )
     assert bad.status_code == 401
 
 
@@ -115,19 +129,38 @@ def test_inactive_credentials_are_refused(shared_server, org):
     namespace, org_id, url = org
     revoked = token(shared_server, namespace, "--role", "editor")
     assert call(shared_server, "GET", url, revoked).status_code == 200
-    done = subprocess.run([sys.executable, "-m", "apiserver", "token", "revoke", "--server", shared_server.url,
-                           "--token", shared_server.admin_token, revoked], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apiserver",
+            "token",
+            "revoke",
+            "--server",
+            shared_server.url,
+            "--token",
+            shared_server.admin_token,
+            revoked,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert_error(call(shared_server, "GET", url, revoked), 401, "unauthorized", "unauthorized access", pretty=False)
 
 
-@pytest.mark.parametrize("org_id,message", [
-    ("123", "corrupt ID provided: id must have a length of 16 bytes"),
-    ("00000000000000001", "corrupt ID provided: id must have a length of 16 bytes"),
-    ("zzzzzzzzzzzzzzzz", "corrupt ID provided: invalid ID"),
-    ("0x00000000000001", "corrupt ID provided: invalid ID"),
-    ("0000000000000000", "corrupt ID provided: invalid ID"),
-], ids=["short", "long", "not-hex", "0x", "zero"])
+@pytest.mark.parametrize(
+    "org_id,message",
+    [
+        ("123", "corrupt ID provided: id must have a length of 16 bytes"),
+        ("00000000000000001", "corrupt ID provided: id must have a length of 16 bytes"),
+        ("zzzzzzzzzzzzzzzz", "corrupt ID provided: invalid ID"),
+        ("0x00000000000001", "corrupt ID provided: invalid ID"),
+        ("0000000000000000", "corrupt ID provided: invalid ID"),
+    ],
+    ids=["short", "long", "not-hex", "0x", "zero"],
+)
 def test_bad_org_ids_are_400(shared_server, org_id, message):
     for method in ("GET", "PATCH", "PUT"):  # checked before the route and the body
         response = call(shared_server, method, f"{shared_server.url}/api/v2/orgs/{org_id}/secrets", body=b"x")
@@ -144,17 +177,21 @@ def test_missing_or_unreadable_orgs_are_404(shared_server, org):
         assert_error(response, 404, "not found", "404 page not found")
 
 
-@pytest.mark.parametrize("body,message", [
-    (b"", "EOF"),
-    (b"{", "unexpected EOF"),
-    (b"xyz", "invalid character 'x' looking for beginning of value"),
-    (b'["a"]', "json: cannot unmarshal array into Go value of type map[string]string"),
-    (b'"a"', "json: cannot unmarshal string into Go value of type map[string]string"),
-    (b'{"ok":"1","n":2}', "json: cannot unmarshal number into Go value of type string"),
-    (b'{"ok":"1","b":true}', "json: cannot unmarshal bool into Go value of type string"),
-    (b'{"ok":"1","o":{}}', "json: cannot unmarshal object into Go value of type string"),
-    (b'{"ok":"1","a":[]}', "json: cannot unmarshal array into Go value of type string"),
-], ids=["empty", "cut", "garbage", "array", "string", "number", "bool", "object", "array-value"])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (b"", "EOF"),
+        (b"{", "unexpected EOF"),
+        (b"xyz", "invalid character 'x' looking for beginning of value"),
+        (b'["a"]', "json: cannot unmarshal array into Go value of type map[string]string"),
+        (b'"a"', "json: cannot unmarshal string into Go value of type map[string]string"),
+        (b'{"ok":"1","n":2}', "json: cannot unmarshal number into Go value of type string"),
+        (b'{"ok":"1","b":true}', "json: cannot unmarshal bool into Go value of type string"),
+        (b'{"ok":"1","o":{}}', "json: cannot unmarshal object into Go value of type string"),
+        (b'{"ok":"1","a":[]}', "json: cannot unmarshal array into Go value of type string"),
+    ],
+    ids=["empty", "cut", "garbage", "array", "string", "number", "bool", "object", "array-value"],
+)
 def test_bad_patch_bodies_are_400_and_write_nothing(shared_server, org, body, message):
     namespace, org_id, url = org
     before = native_keys(shared_server, namespace)
@@ -165,11 +202,16 @@ def test_bad_patch_bodies_are_400_and_write_nothing(shared_server, org, body, me
 
 def test_bad_delete_bodies_are_400(shared_server, org):
     namespace, org_id, url = org
-    assert_error(call(shared_server, "POST", f"{url}/delete", body=b""), 400, "invalid",
-                 "failed to unmarshal json: EOF")
-    assert_error(call(shared_server, "POST", f"{url}/delete", body=b'{"secrets":"a"}'), 400, "invalid",
-                 "failed to unmarshal json: json: cannot unmarshal string into Go struct field "
-                 "secretsDeleteBody.secrets of type []string")
+    assert_error(
+        call(shared_server, "POST", f"{url}/delete", body=b""), 400, "invalid", "failed to unmarshal json: EOF"
+    )
+    assert_error(
+        call(shared_server, "POST", f"{url}/delete", body=b'{"secrets":"a"}'),
+        400,
+        "invalid",
+        "failed to unmarshal json: json: cannot unmarshal string into Go struct field "
+        "secretsDeleteBody.secrets of type []string",
+    )
 
 
 def test_null_is_stored_as_an_empty_value_and_listed(shared_server, org):
@@ -187,17 +229,28 @@ def test_missing_secrets_permissions_are_401(shared_server, org):
     assert call(shared_server, "GET", url, viewer).status_code == 200
     assert_error(call(shared_server, "PATCH", url, viewer, b'{"k":"v"}'), 401, "unauthorized", write)
     assert_error(call(shared_server, "DELETE", f"{url}/k", viewer), 401, "unauthorized", write)
-    assert_error(call(shared_server, "POST", f"{url}/delete", viewer, b'{"secrets":["k"]}'), 401, "unauthorized",
-                 write)
+    assert_error(call(shared_server, "POST", f"{url}/delete", viewer, b'{"secrets":["k"]}'), 401, "unauthorized", write)
     # A bad body is reported before the missing permission, as influxd does.
     assert call(shared_server, "PATCH", url, viewer, b"{").status_code == 400
     delete_only = token(shared_server, namespace, "--permission", "secret.securevalues:delete")
-    assert_error(call(shared_server, "GET", url, delete_only), 401, "unauthorized",
-                 f"read:orgs/{org_id}/secrets is unauthorized")
+    assert_error(
+        call(shared_server, "GET", url, delete_only), 401, "unauthorized", f"read:orgs/{org_id}/secrets is unauthorized"
+    )
 
 
-@pytest.mark.parametrize("method,suffix", [("PUT", ""), ("POST", ""), ("DELETE", ""), ("GET", "/k"),
-                                           ("PATCH", "/k"), ("POST", "/k"), ("PUT", "/k"), ("GET", "/delete")])
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("PUT", ""),
+        ("POST", ""),
+        ("DELETE", ""),
+        ("GET", "/k"),
+        ("PATCH", "/k"),
+        ("POST", "/k"),
+        ("PUT", "/k"),
+        ("GET", "/delete"),
+    ],
+)
 def test_unsupported_methods_are_bare_405(shared_server, org, method, suffix):
     namespace, org_id, url = org
     response = call(shared_server, method, url + suffix, body=b"{}")
@@ -223,10 +276,13 @@ def test_org_endpoints(shared_server, org):
     assert [(o["id"], o["name"]) for o in found["orgs"]] == [(org_id, namespace)]
     assert call(shared_server, "GET", f"{orgs}?orgID={org_id}").json()["orgs"][0]["name"] == namespace
     assert len(call(shared_server, "GET", f"{orgs}?limit=1").json()["orgs"]) == 1
-    assert call(shared_server, "GET", f"{orgs}?limit=1&offset=1").json()["orgs"] != \
-        call(shared_server, "GET", f"{orgs}?limit=1").json()["orgs"]
-    assert_error(call(shared_server, "GET", f"{orgs}?org=nope"), 404, "not found",
-                 'organization name \\"nope\\" not found')
+    assert (
+        call(shared_server, "GET", f"{orgs}?limit=1&offset=1").json()["orgs"]
+        != call(shared_server, "GET", f"{orgs}?limit=1").json()["orgs"]
+    )
+    assert_error(
+        call(shared_server, "GET", f"{orgs}?org=nope"), 404, "not found", 'organization name \\"nope\\" not found'
+    )
     assert_error(call(shared_server, "GET", f"{orgs}?limit=0"), 400, "invalid", "limit must be between 1 and 100")
     assert_error(call(shared_server, "GET", f"{orgs}/123"), 400, "invalid", "id must have a length of 16 bytes")
     assert_error(call(shared_server, "GET", f"{orgs}/00000000deadbeef"), 404, "not found", "organization not found")
@@ -267,15 +323,22 @@ def test_a_native_name_equal_to_a_derived_name_does_not_collide(shared_server, o
 
     namespace, org_id, url = org
     taken = name_for_key("Collide")
-    created = shared_server.session.post(shared_server.sv_url(namespace),
-                                         json={"apiVersion": "secret.grafana.app/v1beta1", "kind": "SecureValue",
-                                               "metadata": {"name": taken},
-                                               "spec": {"description": "native", "value": "n"}})
+    created = shared_server.session.post(
+        shared_server.sv_url(namespace),
+        json={
+            "apiVersion": "secret.grafana.app/v1beta1",
+            "kind": "SecureValue",
+            "metadata": {"name": taken},
+            "spec": {"description": "native", "value": "n"},
+        },
+    )
     assert created.status_code == 201, created.text
     assert_no_content(call(shared_server, "PATCH", url, body=b'{"Collide":"c"}'))
     native = native_keys(shared_server, namespace)
     assert native[taken]["metadata"]["name"] == taken and native["Collide"]["metadata"]["name"] != taken
-    assert_no_content(call(shared_server, "POST", f"{url}/delete", body=f'{{"secrets":["Collide","{taken}"]}}'.encode()))
+    assert_no_content(
+        call(shared_server, "POST", f"{url}/delete", body=f'{{"secrets":["Collide","{taken}"]}}'.encode())
+    )
     assert not {"Collide", taken} & set(native_keys(shared_server, namespace))
 
 

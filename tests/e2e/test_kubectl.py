@@ -8,8 +8,7 @@ import sys
 
 import yaml
 from harness import secure_value
-from kubectl_support import manifest, secure_value_manifest, unique
-from kubectl_support import kubectl, ns, server  # noqa: F401 (pytest fixtures)
+from kubectl_support import kubectl, manifest, ns, secure_value_manifest, server, unique  # noqa: F401 (pytest fixtures)
 
 SV = "securevalue.secret.grafana.app"
 
@@ -38,14 +37,26 @@ def test_version_and_discovery(kubectl):
     assert "create,delete,deletecollection,get,list,patch,update,watch" in wide
     assert wide.splitlines()[-1].split()[-1] == "secrets"  # categories
     # Every spelling the RESTMapper accepts resolves: plural, singular, short name, kind, qualified.
-    for spelling in ("securevalues", "securevalue", "sv", "SecureValue", "securevalues.secret.grafana.app",
-                     "securevalues.v1beta1.secret.grafana.app"):
+    for spelling in (
+        "securevalues",
+        "securevalue",
+        "sv",
+        "SecureValue",
+        "securevalues.secret.grafana.app",
+        "securevalues.v1beta1.secret.grafana.app",
+    ):
         kubectl.ok("get", spelling)
 
 
 def test_get_table_formats_and_selectors(server, kubectl, ns):
-    create(server, ns, "alpha", description="first value", decrypters=["synthetic-monitoring"],
-           labels={"app": "web", "tier": "front"})
+    create(
+        server,
+        ns,
+        "alpha",
+        description="first value",
+        decrypters=["synthetic-monitoring"],
+        labels={"app": "web", "tier": "front"},
+    )
     create(server, ns, "beta", description="second value", labels={"app": "db"})
     table = rows(kubectl.ok("get", "sv", "-n", ns))
     assert table[0] == ["NAME", "DESCRIPTION", "KEEPER", "DECRYPTERS", "VERSION", "AGE"]
@@ -60,8 +71,10 @@ def test_get_table_formats_and_selectors(server, kubectl, ns):
     assert kubectl.ok("get", "sv", "-n", ns, "-o", "name").split() == [f"{SV}/alpha", f"{SV}/beta"]
 
     assert [r[0] for r in rows(kubectl.ok("get", "sv", "-n", ns, "-l", "app=web"))] == ["NAME", "alpha"]
-    assert [r[0] for r in rows(kubectl.ok("get", "sv", "-n", ns, "-l", "app in (web,db),tier!=front"))] == \
-        ["NAME", "beta"]
+    assert [r[0] for r in rows(kubectl.ok("get", "sv", "-n", ns, "-l", "app in (web,db),tier!=front"))] == [
+        "NAME",
+        "beta",
+    ]
     assert "No resources found" in kubectl.run("get", "sv", "-n", ns, "-l", "app=none").stderr
 
     everywhere = rows(kubectl.ok("get", "sv", "-A"))
@@ -99,15 +112,18 @@ def test_create_namespace_sends_protobuf(kubectl, server):
     assert kubectl.ok("create", "namespace", name).strip() == f"namespace/{name} created"
     got = server.session.get(f"{server.url}/api/v1/namespaces/{name}").json()
     assert got["status"]["phase"] == "Active"
-    assert set(got["metadata"]["annotations"]) == {"compat.apiserver.local/influxdb-org-id",
-                                                   "compat.apiserver.local/cloudflare-account-id"}
+    assert set(got["metadata"]["annotations"]) == {
+        "compat.apiserver.local/influxdb-org-id",
+        "compat.apiserver.local/cloudflare-account-id",
+    }
     assert rows(kubectl.ok("get", "ns", name))[1][:2] == [name, "Active"]
 
 
 def test_create_replace_edit_patch(server, kubectl, ns, tmp_path):
     path = tmp_path / "sv.yaml"
-    path.write_text(manifest(secure_value_manifest("written", description="created by kubectl",
-                                                   value="kubectl-create-secret")))
+    path.write_text(
+        manifest(secure_value_manifest("written", description="created by kubectl", value="kubectl-create-secret"))
+    )
     assert kubectl.ok("create", "-f", str(path), "-n", ns).strip() == f"{SV}/written created"
 
     path.write_text(manifest(secure_value_manifest("written", description="replaced", decrypters=["grafana"])))
@@ -116,8 +132,10 @@ def test_create_replace_edit_patch(server, kubectl, ns, tmp_path):
     assert got["spec"] == {"description": "replaced", "decrypters": ["grafana"]} and got["status"]["version"] == 2
 
     editor = tmp_path / "editor.py"
-    editor.write_text(f"#!{sys.executable}\nimport pathlib, sys\np = pathlib.Path(sys.argv[-1])\n"
-                      "p.write_text(p.read_text().replace('description: replaced', 'description: edited'))\n")
+    editor.write_text(
+        f"#!{sys.executable}\nimport pathlib, sys\np = pathlib.Path(sys.argv[-1])\n"
+        "p.write_text(p.read_text().replace('description: replaced', 'description: edited'))\n"
+    )
     editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
     out = kubectl.ok("edit", "sv", "written", "-n", ns, env={"KUBE_EDITOR": str(editor), "EDITOR": str(editor)})
     assert out.strip() == f"{SV}/written edited"
@@ -125,8 +143,16 @@ def test_create_replace_edit_patch(server, kubectl, ns, tmp_path):
     assert edited["spec"]["description"] == "edited"
     assert ("kubectl-edit", "Update") in {(m["manager"], m["operation"]) for m in edited["metadata"]["managedFields"]}
 
-    merge = kubectl.ok("patch", "sv", "written", "-n", ns, "--type=merge",
-                       "-p", '{"metadata":{"labels":{"patched":"merge"}},"spec":{"decrypters":["a","b"]}}')
+    merge = kubectl.ok(
+        "patch",
+        "sv",
+        "written",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        '{"metadata":{"labels":{"patched":"merge"}},"spec":{"decrypters":["a","b"]}}',
+    )
     assert merge.strip() == f"{SV}/written patched"
     patch = '[{"op":"replace","path":"/spec/description","value":"json patched"}]'
     kubectl.ok("patch", "sv", "written", "-n", ns, "--type=json", "-p", patch)
@@ -136,10 +162,13 @@ def test_create_replace_edit_patch(server, kubectl, ns, tmp_path):
     assert got["status"]["version"] == 5
     assert ("kubectl-patch", "Update") in {(m["manager"], m["operation"]) for m in got["metadata"]["managedFields"]}
     # A patch that changes nothing is answered as kubectl expects, and writes nothing.
-    assert "(no change)" in kubectl.ok("patch", "sv", "written", "-n", ns, "--type=merge",
-                                       "-p", '{"spec":{"description":"json patched"}}')
-    assert server.session.get(server.sv_url(ns, "written")).json()["metadata"]["resourceVersion"] == \
-        got["metadata"]["resourceVersion"]
+    assert "(no change)" in kubectl.ok(
+        "patch", "sv", "written", "-n", ns, "--type=merge", "-p", '{"spec":{"description":"json patched"}}'
+    )
+    assert (
+        server.session.get(server.sv_url(ns, "written")).json()["metadata"]["resourceVersion"]
+        == got["metadata"]["resourceVersion"]
+    )
 
 
 def test_delete_by_name_selector_and_all(server, kubectl, ns):
@@ -163,8 +192,11 @@ def test_get_watch_receives_update_by_another_client(server, kubectl, ns):
             stream.wait_for(lambda line: line.startswith("NAME"))
             stream.wait_for(lambda line, now=current: line.split()[:2] == ["watched", now])
             current = f"after-{round_}"
-            response = server.session.patch(server.sv_url(ns, "watched"), json={"spec": {"description": current}},
-                                            headers={"Content-Type": "application/merge-patch+json"})
+            response = server.session.patch(
+                server.sv_url(ns, "watched"),
+                json={"spec": {"description": current}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
             assert response.status_code == 200, response.text
             line = stream.wait_for(lambda line, now=current: line.split()[:2] == ["watched", now])
             assert line.split()[2:5] == ["system", "<none>", str(round_ + 2)]  # first event's columns kept
@@ -187,8 +219,9 @@ def test_explain_prints_schema_descriptions(kubectl):
 def test_openapi_v3_is_complete_and_v2_only_protobuf(server):
     session = server.session
     assert session.get(f"{server.url}/openapi/v2").status_code == 404  # JSON v2 is never served
-    v2 = session.get(f"{server.url}/openapi/v2",
-                     headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"})
+    v2 = session.get(
+        f"{server.url}/openapi/v2", headers={"Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"}
+    )
     assert v2.status_code == 200
     assert v2.headers["Content-Type"] == "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
     assert b"fieldValidation" in v2.content and b"Service identities allowed to decrypt" in v2.content
@@ -197,13 +230,21 @@ def test_openapi_v3_is_complete_and_v2_only_protobuf(server):
     document = session.get(server.url + index["apis/secret.grafana.app/v1beta1"]["serverRelativeURL"]).json()
     item = document["paths"]["/apis/secret.grafana.app/v1beta1/namespaces/{namespace}/securevalues/{name}"]
     patch = item["patch"]
-    assert patch["x-kubernetes-group-version-kind"] == {"group": "secret.grafana.app", "version": "v1beta1",
-                                                        "kind": "SecureValue"}
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "secret.grafana.app",
+        "version": "v1beta1",
+        "kind": "SecureValue",
+    }
     assert {"dryRun", "fieldManager", "fieldValidation", "force"} <= {p["name"] for p in patch["parameters"]}
-    assert set(patch["requestBody"]["content"]) == {"application/json-patch+json", "application/merge-patch+json",
-                                                    "application/apply-patch+yaml"}
-    for operation in (item["put"], document["paths"]["/apis/secret.grafana.app/v1beta1/namespaces/{namespace}/"
-                                                      "securevalues"]["post"]):
+    assert set(patch["requestBody"]["content"]) == {
+        "application/json-patch+json",
+        "application/merge-patch+json",
+        "application/apply-patch+yaml",
+    }
+    for operation in (
+        item["put"],
+        document["paths"]["/apis/secret.grafana.app/v1beta1/namespaces/{namespace}/securevalues"]["post"],
+    ):
         assert {"dryRun", "fieldManager", "fieldValidation"} <= {p["name"] for p in operation["parameters"]}
     schema = document["components"]["schemas"]["app.grafana.secret.v1beta1.SecureValue"]
     assert schema["properties"]["spec"]["properties"]["value"]["writeOnly"] is True
@@ -219,8 +260,11 @@ def test_discovery_documents_agree(server):
     group = apis.json()["items"][0]
     assert group["metadata"]["name"] == "secret.grafana.app" and group["versions"][0]["version"] == "v1beta1"
     resources = {r["resource"]: r for r in group["versions"][0]["resources"]}
-    assert resources["securevalues"]["responseKind"] == {"group": "secret.grafana.app", "version": "v1beta1",
-                                                         "kind": "SecureValue"}
+    assert resources["securevalues"]["responseKind"] == {
+        "group": "secret.grafana.app",
+        "version": "v1beta1",
+        "kind": "SecureValue",
+    }
     assert resources["securevalues"]["scope"] == "Namespaced" and resources["securevalues"]["shortNames"] == ["sv"]
     core = get(f"{server.url}/api", headers={"Accept": aggregated})
     assert core.headers["Content-Type"] == apis.headers["Content-Type"]  # both aggregated, or client-go drops them
@@ -228,15 +272,23 @@ def test_discovery_documents_agree(server):
 
     legacy = get(f"{server.url}/apis").json()
     assert legacy["kind"] == "APIGroupList"
-    assert legacy["groups"][0]["preferredVersion"] == {"groupVersion": "secret.grafana.app/v1beta1",
-                                                       "version": "v1beta1"}
+    assert legacy["groups"][0]["preferredVersion"] == {
+        "groupVersion": "secret.grafana.app/v1beta1",
+        "version": "v1beta1",
+    }
     assert get(f"{server.url}/api").json()["versions"] == ["v1"]
     assert get(f"{server.url}/apis/secret.grafana.app").json()["kind"] == "APIGroup"
     listed = get(f"{server.url}/apis/secret.grafana.app/v1beta1").json()
     sv = next(r for r in listed["resources"] if r["name"] == "securevalues")
-    assert sv == {"name": "securevalues", "singularName": "securevalue", "namespaced": True, "kind": "SecureValue",
-                  "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
-                  "shortNames": ["sv"], "categories": ["secrets"]}
+    assert sv == {
+        "name": "securevalues",
+        "singularName": "securevalue",
+        "namespaced": True,
+        "kind": "SecureValue",
+        "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+        "shortNames": ["sv"],
+        "categories": ["secrets"],
+    }
     assert [r["name"] for r in get(f"{server.url}/api/v1").json()["resources"]] == ["namespaces"]
     assert get(f"{server.url}/apis", headers={"Accept": "text/html"}).status_code == 406
     version = server.session.get(f"{server.url}/version", headers={"Authorization": ""}).json()  # public
@@ -249,8 +301,15 @@ def test_table_include_object(server, ns):
     url = server.sv_url(ns)
     default = server.session.get(url, headers=table_accept).json()
     assert default["kind"] == "Table" and default["metadata"]["resourceVersion"]
-    assert [c["name"] for c in default["columnDefinitions"]] == ["Name", "Description", "Keeper", "Decrypters",
-                                                                 "Version", "Age", "Ref"]
+    assert [c["name"] for c in default["columnDefinitions"]] == [
+        "Name",
+        "Description",
+        "Keeper",
+        "Decrypters",
+        "Version",
+        "Age",
+        "Ref",
+    ]
     assert default["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
     assert default["rows"][0]["object"]["metadata"]["labels"] == {"k": "v"}
     assert "object" not in server.session.get(url + "?includeObject=None", headers=table_accept).json()["rows"][0]

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import yaml
 from harness import files_containing
-from kubectl_support import GROUP_VERSION, keeper_manifest, manifest, secure_value_manifest, unique
-from kubectl_support import kubectl, ns, server  # noqa: F401 (pytest fixtures)
+from kubectl_support import GROUP_VERSION, keeper_manifest, kubectl, manifest, ns, secure_value_manifest, server, unique  # noqa: F401 (pytest fixtures)
 
 SV = "securevalue.secret.grafana.app"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -32,8 +31,13 @@ def test_apply_keeper_twice_created_then_unchanged(kubectl, server, ns, tmp_path
 def test_apply_secure_value_twice_keeps_version(kubectl, server, ns, tmp_path):
     value = "apply-plaintext-" + unique("v")
     path = tmp_path / "sv.yaml"
-    path.write_text(manifest(secure_value_manifest("applied", description="applied twice", value=value,
-                                                   decrypters=["synthetic-monitoring"])))
+    path.write_text(
+        manifest(
+            secure_value_manifest(
+                "applied", description="applied twice", value=value, decrypters=["synthetic-monitoring"]
+            )
+        )
+    )
     assert kubectl.ok("apply", "-f", str(path), "-n", ns).strip() == f"{SV}/applied created"
     first = server.session.get(server.sv_url(ns, "applied")).json()
     # The value is write-only, so kubectl's three-way diff always sends it: "configured". The server
@@ -49,8 +53,13 @@ def test_apply_secure_value_twice_keeps_version(kubectl, server, ns, tmp_path):
     assert files_containing(server.data_dir, value.encode()) == []
 
     # A changed value is a real change: a new version.
-    path.write_text(manifest(secure_value_manifest("applied", description="applied twice", value=value + "-2",
-                                                   decrypters=["synthetic-monitoring"])))
+    path.write_text(
+        manifest(
+            secure_value_manifest(
+                "applied", description="applied twice", value=value + "-2", decrypters=["synthetic-monitoring"]
+            )
+        )
+    )
     assert kubectl.ok("apply", "-f", str(path), "-n", ns).strip() == f"{SV}/applied configured"
     third = server.session.get(server.sv_url(ns, "applied")).json()
     assert third["status"]["version"] == 2
@@ -72,8 +81,10 @@ def test_apply_server_side_conflict_and_force(kubectl, server, ns, tmp_path):
 
     kubectl.ok("patch", "sv", "ssa", "-n", ns, "--type=merge", "-p", '{"spec":{"description":"taken over"}}')
     error = kubectl.fails("apply", "--server-side", "-f", str(path), "-n", ns)
-    assert 'error: Apply failed with 1 conflict: conflict with "kubectl-patch" using secret.grafana.app/v1beta1: ' \
-           ".spec.description" in error
+    assert (
+        'error: Apply failed with 1 conflict: conflict with "kubectl-patch" using secret.grafana.app/v1beta1: '
+        ".spec.description" in error
+    )
     assert "--force-conflicts" in error
     out = kubectl.ok("apply", "--server-side", "--force-conflicts", "-f", str(path), "-n", ns)
     assert out.strip() == f"{SV}/ssa serverside-applied"

@@ -1,4 +1,4 @@
-"""`--tls-self-signed` and `apiserver kubeconfig`: what makes `KUBECONFIG=<file> kubectl get sv` work with no other step."""
+"""`--tls-self-signed` and `apiserver kubeconfig`: what makes `KUBECONFIG=<file> kubectl get sv` work, no other step."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from kubectl_support import make_kubectl, require_kubectl, start_tls_server
 
 
 def kubeconfig(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "apiserver", "kubeconfig", *args], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "apiserver", "kubeconfig", *args], capture_output=True, text=True, timeout=30
+    )
 
 
 def test_self_signed_certificate_is_kept_and_embedded(tmp_path):

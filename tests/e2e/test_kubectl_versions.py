@@ -11,9 +11,17 @@ import json
 import pytest
 import yaml
 from harness import secure_value
-from kubectl_support import (Kubectl, VERSIONS, make_kubectl,
-                             manifest, require_kubectl, secure_value_manifest, unique)
-from kubectl_support import ns, server  # noqa: F401 (pytest fixtures)
+from kubectl_support import (  # noqa: F401 (pytest fixtures)
+    VERSIONS,
+    Kubectl,
+    make_kubectl,
+    manifest,
+    ns,
+    require_kubectl,
+    secure_value_manifest,
+    server,
+    unique,
+)
 
 SV = "securevalue.secret.grafana.app"
 
@@ -44,8 +52,10 @@ def test_apply_replace_edit_patch(kubectl, server, ns, tmp_path):
     assert kubectl.ok("apply", "-f", str(path), "-n", ns).strip() == f"{SV}/tour configured"
     second = server.session.get(server.sv_url(ns, "tour")).json()
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    assert "value" not in json.loads(second["metadata"]["annotations"]["kubectl.kubernetes.io/"
-                                                                      "last-applied-configuration"])["spec"]
+    assert (
+        "value"
+        not in json.loads(second["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])["spec"]
+    )
 
     path.write_text(manifest(secure_value_manifest("tour", description="replaced")))
     assert kubectl.ok("replace", "-f", str(path), "-n", ns).strip() == f"{SV}/tour replaced"
@@ -63,8 +73,16 @@ def test_server_side_apply(kubectl, server, ns, tmp_path):
     path = tmp_path / "ssa.yaml"
     path.write_text(manifest(secure_value_manifest("ssa", value="versions-ssa-value")))
     assert kubectl.ok("apply", "--server-side", "-f", str(path), "-n", ns).strip() == f"{SV}/ssa serverside-applied"
-    kubectl.ok("patch", "sv", "ssa", "-n", ns, "--type=json",
-               "-p", '[{"op":"replace","path":"/spec/description","value":"mine now"}]')
+    kubectl.ok(
+        "patch",
+        "sv",
+        "ssa",
+        "-n",
+        ns,
+        "--type=json",
+        "-p",
+        '[{"op":"replace","path":"/spec/description","value":"mine now"}]',
+    )
     error = kubectl.fails("apply", "--server-side", "-f", str(path), "-n", ns)
     assert "Apply failed with 1 conflict" in error and ".spec.description" in error
     kubectl.ok("apply", "--server-side", "--force-conflicts", "-f", str(path), "-n", ns)
@@ -80,13 +98,16 @@ def test_create_namespace_and_errors(kubectl, server, ns, tmp_path):
     del invalid["spec"]["description"]
     path = tmp_path / "bad.yaml"
     path.write_text(manifest(invalid))
-    assert kubectl.fails("create", "-f", str(path), "-n", ns).strip() == \
-        'The SecureValue "bad" is invalid: spec.description: Required value'
+    assert (
+        kubectl.fails("create", "-f", str(path), "-n", ns).strip()
+        == 'The SecureValue "bad" is invalid: spec.description: Required value'
+    )
     invalid["spec"]["description"] = "ok"
     invalid["spec"]["unknownField"] = 1
     path.write_text(manifest(invalid))
-    assert 'strict decoding error: unknown field "spec.unknownField"' in kubectl.fails("create", "-f", str(path),
-                                                                                       "-n", ns)
+    assert 'strict decoding error: unknown field "spec.unknownField"' in kubectl.fails(
+        "create", "-f", str(path), "-n", ns
+    )
 
 
 def test_watch_sees_update(kubectl, server, ns):
@@ -94,8 +115,11 @@ def test_watch_sees_update(kubectl, server, ns):
     stream = kubectl.stream("get", "sv", "-n", ns, "-w")
     try:
         stream.wait_for(lambda line: line.split()[:2] == ["watched", "before"])
-        server.session.patch(server.sv_url(ns, "watched"), json={"spec": {"description": "after"}},
-                             headers={"Content-Type": "application/merge-patch+json"})
+        server.session.patch(
+            server.sv_url(ns, "watched"),
+            json={"spec": {"description": "after"}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
         stream.wait_for(lambda line: line.split()[:2] == ["watched", "after"])
     finally:
         stream.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from harness import secure_value
 from identities_support import call, create_token
 from pg import start_postgres
@@ -39,11 +38,13 @@ def test_stopping_postgres_gives_503_and_the_replicas_recover(own_postgres, tmp_
         own_postgres.stop()
         for server in (a, b):
             started = time.monotonic()
-            answers = [server.session.get(server.sv_url(name="before"), timeout=20),
-                       server.session.get(server.sv_url(), timeout=20),
-                       server.session.post(server.sv_url(), json=secure_value("during"), timeout=20),
-                       server.session.delete(server.sv_url(name="before"), timeout=20),
-                       call("POST", f"{server.sv_url(name='before')}/decrypt", token)]
+            answers = [
+                server.session.get(server.sv_url(name="before"), timeout=20),
+                server.session.get(server.sv_url(), timeout=20),
+                server.session.post(server.sv_url(), json=secure_value("during"), timeout=20),
+                server.session.delete(server.sv_url(name="before"), timeout=20),
+                call("POST", f"{server.sv_url(name='before')}/decrypt", token),
+            ]
             assert time.monotonic() - started < 20
             for response in answers:
                 assert response.status_code == 503, response.text
@@ -64,8 +65,7 @@ def test_stopping_postgres_gives_503_and_the_replicas_recover(own_postgres, tmp_
         # B's listener is back too: a watch on B sees A's next write.
         rv = got.json()["metadata"]["resourceVersion"]
         assert a.session.post(a.sv_url(), json=secure_value("later")).status_code == 201
-        with b.session.get(b.sv_url(), params={"watch": "1", "resourceVersion": rv}, stream=True,
-                           timeout=15) as stream:
+        with b.session.get(b.sv_url(), params={"watch": "1", "resourceVersion": rv}, stream=True, timeout=15) as stream:
             assert stream.status_code == 200
             assert b'"later"' in next(stream.iter_lines())
         for server in (a, b):

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
 from harness import Server, secure_value
 from identities_support import call, create_token
 from pg import postgres  # noqa: F401  (session fixture)
@@ -67,11 +66,11 @@ def test_a_write_on_one_is_watched_on_the_other(replicas):
     start = b.session.get(b.sv_url()).json()["metadata"]["resourceVersion"]
     results = []
     # Created from another thread once the watch on B is open (its headers may wait for an event).
-    writer = threading.Timer(0.5, lambda: results.append(a.session.post(a.sv_url(),
-                                                                        json=secure_value("watched", value=VALUE))))
+    writer = threading.Timer(
+        0.5, lambda: results.append(a.session.post(a.sv_url(), json=secure_value("watched", value=VALUE)))
+    )
     writer.start()
-    with b.session.get(b.sv_url(), params={"watch": "1", "resourceVersion": start}, stream=True,
-                       timeout=15) as stream:
+    with b.session.get(b.sv_url(), params={"watch": "1", "resourceVersion": start}, stream=True, timeout=15) as stream:
         assert stream.status_code == 200
         event = json.loads(next(stream.iter_lines()))
     writer.join()
@@ -102,6 +101,7 @@ def _at_once(calls):
     def run(fn):
         barrier.wait()
         return fn()
+
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
 
@@ -118,6 +118,7 @@ def test_conflicting_updates_across_replicas_have_one_winner(replicas):
             body = secure_value("contended", description=f"{tag}{round_}", value=None)
             body["metadata"]["resourceVersion"] = rv
             return server.session.put(server.sv_url(name="contended"), json=body)
+
         codes = sorted(r.status_code for r in _at_once([lambda: put(a, "a"), lambda: put(b, "b")]))
         assert codes == [200, 409], codes
 
@@ -136,7 +137,9 @@ def test_continue_tokens_from_one_work_on_the_other(replicas):
     (a, b), _ = replicas
     a.create_namespace("paging")
     for i in range(5):
-        assert a.session.post(a.sv_url("paging"), json=secure_value(f"item-{i}", description="before")).status_code == 201
+        assert (
+            a.session.post(a.sv_url("paging"), json=secure_value(f"item-{i}", description="before")).status_code == 201
+        )
     first = a.session.get(a.sv_url("paging"), params={"limit": 2}).json()
     # A change after the first page: the following pages still show the list's snapshot.
     body = secure_value("item-3", description="after", value=None)
@@ -166,10 +169,24 @@ def test_no_plaintext_in_a_dump_of_the_database(replicas, postgres):
 
 
 def test_a_replica_without_a_shared_kek_refuses_to_start(postgres, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "apiserver", "serve", "--port", "0", "--data-dir",
-                             str(tmp_path / "data"), "--database-url", postgres.url()],
-                            capture_output=True, text=True, timeout=60,
-                            env={k: v for k, v in os.environ.items() if not k.startswith("APISERVER_KEK")})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "apiserver",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--database-url",
+            postgres.url(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith("APISERVER_KEK")},
+    )
     assert result.returncode == 2
     assert "--kek-file" in result.stderr and "APISERVER_KEK" in result.stderr
     assert not (tmp_path / "data" / "kek").exists()  # no key invented
@@ -185,7 +202,9 @@ def test_replicas_starting_together_share_one_schema_and_namespace(postgres, tmp
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(Server.start, servers))  # migrations and `default` raced for
         for server in servers:
-            names = [n["metadata"]["name"] for n in server.session.get(f"{server.url}/api/v1/namespaces").json()["items"]]
+            names = [
+                n["metadata"]["name"] for n in server.session.get(f"{server.url}/api/v1/namespaces").json()["items"]
+            ]
             assert names.count("default") == 1
         servers[0].create_namespace("seen-by-all")
         for server in servers:  # the environment-configured one included: one store

@@ -4,8 +4,9 @@ from harness import files_containing, secure_value
 
 
 def test_tour(server):
-    created = server.session.post(server.sv_url(), json=secure_value("api-key", value="tour-value-123",
-                                                                       decrypters=["synthetic-monitoring"]))
+    created = server.session.post(
+        server.sv_url(), json=secure_value("api-key", value="tour-value-123", decrypters=["synthetic-monitoring"])
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["status"] == {"version": 1, "keeper": "system", "externalID": ""}

@@ -7,27 +7,38 @@ import subprocess
 import sys
 
 import pytest
-
-from apiserver.cli import main
 from harness import secure_value
 from identities_support import TOKENS_PATH, call
+
+from apiserver.cli import main
 
 
 def cli_process(server, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
     """The installed command in its own process: what a script sees."""
-    command = [sys.executable, "-m", "apiserver", "token", *args, "--server", server.url,
-               "--token", token or server.admin_token]
+    command = [
+        sys.executable,
+        "-m",
+        "apiserver",
+        "token",
+        *args,
+        "--server",
+        server.url,
+        "--token",
+        token or server.admin_token,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
 def cli(capsys):
     """The same command line run in this process (same code, same HTTP; no interpreter start per call)."""
+
     def run(server, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
         capsys.readouterr()
         code = main(["token", *args, "--server", server.url, "--token", token or server.admin_token])
         out, err = capsys.readouterr()
         return subprocess.CompletedProcess(args, code, out, err)
+
     return run
 
 
@@ -44,8 +55,9 @@ def test_create_prints_only_the_token_which_then_works(server):
 def test_a_service_identity_token_decrypts_what_names_it(server, cli):
     body = secure_value("sm-key", value="cli-decrypted-value", decrypters=["synthetic-monitoring"])
     assert server.session.post(server.sv_url(), json=body).status_code == 201
-    done = cli(server, "create", "--namespace", "default", "--role", "viewer",
-               "--service-identity", "synthetic-monitoring")
+    done = cli(
+        server, "create", "--namespace", "default", "--role", "viewer", "--service-identity", "synthetic-monitoring"
+    )
     token = done.stdout.strip()
     response = call("POST", f"{server.sv_url(name='sm-key')}/decrypt", token)
     assert response.json() == {"value": "cli-decrypted-value"}
@@ -53,8 +65,9 @@ def test_a_service_identity_token_decrypts_what_names_it(server, cli):
 
 def test_list_shows_a_table_without_secrets_and_revoke_takes_effect_at_once(server, cli):
     user = cli(server, "create", "--namespace", "default", "--role", "viewer", "--expires-in", "24h").stdout.strip()
-    service = cli(server, "create", "--namespace", "default", "--role", "viewer",
-                  "--service-identity", "k6").stdout.strip()
+    service = cli(
+        server, "create", "--namespace", "default", "--role", "viewer", "--service-identity", "k6"
+    ).stdout.strip()
     listed = cli(server, "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
@@ -103,15 +116,18 @@ def test_the_admin_api_never_shows_a_secret_again_and_stays_within_the_admins_na
     for namespaces in (["*"], ["default", "team-x"]):
         wider = call("POST", server.url + TOKENS_PATH, secret, json={"namespaces": namespaces, "role": "viewer"})
         assert wider.status_code == 403, wider.text
-    assert call("POST", f"{server.url}/api/v1/namespaces", secret, json={"metadata": {"name": "nope"}}).status_code == 403
+    assert (
+        call("POST", f"{server.url}/api/v1/namespaces", secret, json={"metadata": {"name": "nope"}}).status_code == 403
+    )
     listed = call("GET", server.url + TOKENS_PATH, secret).json()["items"]
     assert all(item["namespaces"] == ["default"] for item in listed)
     # The bootstrap admin token is configuration: it cannot be revoked through the API.
     kept = server.session.post(server.url + TOKENS_PATH + "/revoke", json={"token": server.admin_token})
     assert kept.status_code == 400
     assert server.admin_token not in kept.text
-    invalid = server.session.post(server.url + TOKENS_PATH, json={"namespaces": ["default"], "role": "root",
-                                                                  "serviceIdentity": "Not A Label!"})
+    invalid = server.session.post(
+        server.url + TOKENS_PATH, json={"namespaces": ["default"], "role": "root", "serviceIdentity": "Not A Label!"}
+    )
     assert invalid.status_code == 422
     assert {c["field"] for c in invalid.json()["details"]["causes"]} == {"role", "serviceIdentity"}
     assert server.session.get(f"{server.url}{TOKENS_PATH}?token={secret}").status_code == 200  # ignored, not used

@@ -48,13 +48,15 @@ class BackendCase:
         body = orjson.dumps({"metadata": {"name": name, "namespace": namespace, "resourceVersion": "999"}})
         if self.kind == "sqlite":
             with sqlite3.connect(self.path) as db:
-                db.execute("INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
-                           (resource, namespace, name, 999, index_key, body))
+                db.execute(
+                    "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)", (resource, namespace, name, 999, index_key, body)
+                )
             return
         conn = await asyncpg.connect(self.url)
         try:
-            await conn.execute("INSERT INTO objects VALUES ($1, $2, $3, 999, $4, $5)",
-                               resource, namespace, name, index_key, body)
+            await conn.execute(
+                "INSERT INTO objects VALUES ($1, $2, $3, 999, $4, $5)", resource, namespace, name, index_key, body
+            )
         finally:
             await conn.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from backends import BackendCase
 from pg import postgres  # noqa: F401  (the session's PostgreSQL server fixture)
 

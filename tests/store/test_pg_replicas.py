@@ -10,14 +10,14 @@ import time
 
 import asyncpg
 import pytest
+from backends import BackendCase
+from pg import start_postgres
+from test_store_contract import SV, create, update
 
 from apiserver.crypto.envelope import Ciphertext, Envelope
 from apiserver.crypto.kek import KekRing, new_kek
 from apiserver.store.data_keys import StoreDataKeys
 from apiserver.store.errors import ObjectExists, RevisionMismatch, StoreUnavailable
-from backends import BackendCase
-from pg import start_postgres
-from test_store_contract import SV, create, update
 
 
 @pytest.fixture
@@ -73,9 +73,11 @@ async def test_conflicting_updates_across_replicas_have_one_winner(replicas):
     base = await create(a, "x")
     await b.sync()
     for round_ in range(5):
-        results = await asyncio.gather(update(a, "x", base.revision, description=f"a{round_}"),
-                                       update(b, "x", base.revision, description=f"b{round_}"),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            update(a, "x", base.revision, description=f"a{round_}"),
+            update(b, "x", base.revision, description=f"b{round_}"),
+            return_exceptions=True,
+        )
         winners = [r for r in results if not isinstance(r, Exception)]
         assert len(winners) == 1, results
         assert isinstance(next(r for r in results if isinstance(r, Exception)), RevisionMismatch)
@@ -88,8 +90,9 @@ async def test_conflicting_updates_across_replicas_have_one_winner(replicas):
 async def test_concurrent_creates_across_replicas_have_one_winner(replicas):
     _, a, b = replicas
     for i in range(5):
-        results = await asyncio.gather(create(a, f"c{i}", index_key=f"k{i}"), create(b, f"c{i}", index_key=f"k{i}"),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            create(a, f"c{i}", index_key=f"k{i}"), create(b, f"c{i}", index_key=f"k{i}"), return_exceptions=True
+        )
         assert sum(not isinstance(r, Exception) for r in results) == 1, results
         assert any(isinstance(r, ObjectExists) for r in results), results
 
@@ -117,8 +120,10 @@ async def test_missed_notifications_are_caught_up(replicas, postgres):
     case, a, b = replicas
     conn = await asyncpg.connect(case.url)
     try:  # drop every listening connection: the notifications of the next write are lost
-        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE query LIKE 'LISTEN%' AND datname = current_database()")
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+        )
     finally:
         await conn.close()
     written = await create(a, "during")

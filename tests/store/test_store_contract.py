@@ -25,8 +25,9 @@ async def create(store, name: str, ns: str = "ns1", index_key: str | None = None
 
 
 async def update(store, name: str, expected: int | None, ns: str = "ns1", index_key: str | None = None, **spec):
-    return await store.commit(lambda txn: txn.update(SV, ns, name, body(name, ns, **spec), expected_revision=expected,
-                                                     index_key=index_key))
+    return await store.commit(
+        lambda txn: txn.update(SV, ns, name, body(name, ns, **spec), expected_revision=expected, index_key=index_key)
+    )
 
 
 async def delete(store, name: str, expected: int | None, ns: str = "ns1"):
@@ -34,6 +35,7 @@ async def delete(store, name: str, expected: int | None, ns: str = "ns1"):
 
 
 # -- writes and preconditions ---------------------------------------------------------------
+
 
 async def test_create_then_get_carries_its_revision(store):
     start = store.revision
@@ -79,6 +81,7 @@ async def test_delete_precondition_and_result(store):
 
 # -- index keys ------------------------------------------------------------------------------
 
+
 async def test_index_keys(store):
     await create(store, "a", index_key="Key A")
     assert store.cache.by_index(SV, "ns1", "Key A").name == "a"
@@ -106,6 +109,7 @@ async def test_index_key_moves_within_one_batch(store):
 
 # -- revisions -------------------------------------------------------------------------------
 
+
 async def test_revisions_strictly_increase_across_concurrent_writers(store):
     writes = await asyncio.gather(*(create(store, f"n{i}") for i in range(25)))
     revisions = [w.revision for w in writes]
@@ -131,18 +135,20 @@ async def test_reopen_keeps_objects_and_revision(case):
 async def test_transaction_refusal_fails_only_itself(store):
     def refuse(txn):
         raise ValueError("refused")
-    results = await asyncio.gather(create(store, "a"), store.commit(refuse), create(store, "b"),
-                                   return_exceptions=True)
+
+    results = await asyncio.gather(create(store, "a"), store.commit(refuse), create(store, "b"), return_exceptions=True)
     assert isinstance(results[1], ValueError)
     assert store.get(SV, "ns1", "a") and store.get(SV, "ns1", "b")
 
 
 # -- the database enforces what the cache cannot see -----------------------------------------
 
+
 async def test_database_duplicate_fails_only_its_transaction(case, store):
     await case.tamper_insert(SV, "ns1", "hidden")
-    results = await asyncio.gather(create(store, "before"), create(store, "hidden"), create(store, "after"),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        create(store, "before"), create(store, "hidden"), create(store, "after"), return_exceptions=True
+    )
     assert isinstance(results[1], ObjectExists), results
     assert results[1].name == "hidden"
     assert not isinstance(results[0], Exception) and not isinstance(results[2], Exception), results
@@ -153,8 +159,9 @@ async def test_database_duplicate_fails_only_its_transaction(case, store):
 async def test_database_revision_check(case, store):
     created = await create(store, "a")
     await case.tamper_bump(SV, "ns1", "a")
-    results = await asyncio.gather(update(store, "a", created.revision, description="lost"), create(store, "b"),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        update(store, "a", created.revision, description="lost"), create(store, "b"), return_exceptions=True
+    )
     assert isinstance(results[0], RevisionMismatch), results
     assert not isinstance(results[1], Exception), results
     assert store.get(SV, "ns1", "a").revision == created.revision  # the cache kept the truth it knew
@@ -170,6 +177,7 @@ async def test_database_index_key_check(case, store):
 
 # -- snapshots for continue tokens -----------------------------------------------------------
 
+
 async def test_iter_at_reconstructs_past_snapshots(store):
     for name in ("a", "b", "c"):
         await create(store, name, description=f"{name}0")
@@ -180,7 +188,10 @@ async def test_iter_at_reconstructs_past_snapshots(store):
     await create(store, "x", ns="ns2")
     past = list(store.cache.iter_at(SV, "ns1", snapshot))
     assert [(k, b["spec"].get("description")) for k, b in past] == [
-        (("ns1", "a"), "a0"), (("ns1", "b"), "b0"), (("ns1", "c"), "c0")]
+        (("ns1", "a"), "a0"),
+        (("ns1", "b"), "b0"),
+        (("ns1", "c"), "c0"),
+    ]
     page2 = list(store.cache.iter_at(SV, "ns1", snapshot, after=("ns1", "a")))
     assert [k for k, _ in page2] == [("ns1", "b"), ("ns1", "c")]
     now = list(store.cache.iter_at(SV, None, store.revision))
@@ -201,6 +212,7 @@ async def test_old_revisions_expire_beyond_the_window(case):
 
 # -- watch -----------------------------------------------------------------------------------
 
+
 async def test_watch_fan_out_and_replay(store):
     everywhere, _ = store.watch(SV, None, None)
     in_ns1, _ = store.watch(SV, "ns1", None)
@@ -211,7 +223,11 @@ async def test_watch_fan_out_and_replay(store):
     await delete(store, "a", None)
     seen = await everywhere.next_batch(timeout=2)
     assert [(e.type, e.namespace, e.name) for e in seen] == [
-        ("ADDED", "ns1", "a"), ("ADDED", "ns2", "b"), ("MODIFIED", "ns1", "a"), ("DELETED", "ns1", "a")]
+        ("ADDED", "ns1", "a"),
+        ("ADDED", "ns2", "b"),
+        ("MODIFIED", "ns1", "a"),
+        ("DELETED", "ns1", "a"),
+    ]
     assert [e.revision for e in seen] == sorted(e.revision for e in seen)
     assert seen[2].previous["spec"] == {} and seen[2].object["spec"] == {"description": "changed"}
     assert [e.name for e in await in_ns1.next_batch(timeout=2)] == ["a", "a", "a"]
@@ -224,6 +240,7 @@ async def test_watch_fan_out_and_replay(store):
 
 
 # -- payloads, data keys, settings -----------------------------------------------------------
+
 
 async def test_payload_put_read_destroy(store):
     await store.commit(lambda txn: txn.put_payload("ns1", "a", 1, "dek-1", b"\x00cipher-1"))
@@ -240,6 +257,7 @@ async def test_payload_and_object_commit_together(store):
     def both(txn):
         txn.create(SV, "ns1", "a", body("a"))
         txn.put_payload("ns1", "a", 1, "dek", b"blob")
+
     await store.commit(both)
     assert store.get(SV, "ns1", "a") is not None
     assert await store.read_payload("ns1", "a", 1) == ("dek", b"blob")
@@ -267,6 +285,7 @@ async def test_settings_are_created_once_and_kept(case):
     def default():
         calls.append(1)
         return "first"
+
     assert await store.backend.setting("secret", default) == "first"
     assert await store.backend.setting("secret", lambda: "second") == "first"
     await store.close()

@@ -19,20 +19,27 @@ def rendered(error: ApiError) -> tuple[int, dict, str | None]:
     return response.status, body["errors"][0], response.headers.get("x-should-retry")
 
 
-@pytest.mark.parametrize("error, status, code, message", [
-    (ApiError(401, "Unauthorized", "Unauthorized"), 403, 10000, "Authentication error"),
-    (ApiError(403, "Forbidden", "no"), 403, 10000, "Authentication error"),
-    (stores_exceeded(1), 400, 1003, "maximum_stores_exceeded"),
-    (store_not_empty("a" * 32), 409, 1004, "store_not_empty"),
-    (refused("maximum_secrets_exceeded"), 400, 1003, "maximum_secrets_exceeded"),
-    (refused("secret_scopes_empty"), 400, 1001, "secret_scopes_empty"),
-    (not_found("securevalues", "x", "secret.grafana.app"), 404, 1002, "secret_not_found"),
-    (not_found("secretstores", "x", "cloudflare.compat.apiserver.local"), 404, 1002, "store_not_found"),
-    (ApiError(404, "NotFound", "no route"), 404, 7003, "No route for that URI"),
-    (ApiError(409, "AlreadyExists", "taken"), 409, 1004, "secret_name_already_exists"),
-    (invalid("SecureValue", "n", [field_error("too_long", "spec.value", "may not be more than 65536 bytes")]),
-     400, 1001, "secret_value_too_long"),
-])
+@pytest.mark.parametrize(
+    "error, status, code, message",
+    [
+        (ApiError(401, "Unauthorized", "Unauthorized"), 403, 10000, "Authentication error"),
+        (ApiError(403, "Forbidden", "no"), 403, 10000, "Authentication error"),
+        (stores_exceeded(1), 400, 1003, "maximum_stores_exceeded"),
+        (store_not_empty("a" * 32), 409, 1004, "store_not_empty"),
+        (refused("maximum_secrets_exceeded"), 400, 1003, "maximum_secrets_exceeded"),
+        (refused("secret_scopes_empty"), 400, 1001, "secret_scopes_empty"),
+        (not_found("securevalues", "x", "secret.grafana.app"), 404, 1002, "secret_not_found"),
+        (not_found("secretstores", "x", "cloudflare.compat.apiserver.local"), 404, 1002, "store_not_found"),
+        (ApiError(404, "NotFound", "no route"), 404, 7003, "No route for that URI"),
+        (ApiError(409, "AlreadyExists", "taken"), 409, 1004, "secret_name_already_exists"),
+        (
+            invalid("SecureValue", "n", [field_error("too_long", "spec.value", "may not be more than 65536 bytes")]),
+            400,
+            1001,
+            "secret_value_too_long",
+        ),
+    ],
+)
 def test_errors_translate_to_cloudflare_codes_and_are_final(error, status, code, message):
     assert rendered(error) == (status, {"code": code, "message": message}, "false")
 
@@ -53,8 +60,9 @@ def query(**params) -> MultiDictProxy:
 def test_list_query_defaults_caps_and_windows():
     q = ListQuery.parse(query(), SECRET_ORDERS)
     assert (q.page, q.per_page, q.order, q.descending, q.scopes) == (1, 20, None, False, ())
-    q = ListQuery.parse(query(page=0, per_page=1000, order="bogus", direction="desc",
-                              scopes=["workers", "dex"]), SECRET_ORDERS)
+    q = ListQuery.parse(
+        query(page=0, per_page=1000, order="bogus", direction="desc", scopes=["workers", "dex"]), SECRET_ORDERS
+    )
     assert (q.page, q.per_page, q.order, q.descending, q.scopes) == (1, 100, None, True, ("workers", "dex"))
     q = ListQuery.parse(query(page=3, per_page=2), SECRET_ORDERS)
     assert q.window(list(range(5))) == ([4], {"page": 3, "per_page": 2, "count": 1, "total_count": 5})

@@ -252,9 +252,7 @@ async def test_rotation_on_demand(envelope: Envelope, repo: FakeRepository) -> N
     assert await envelope.decrypt("ns", "a", 1, old) == b"old"
 
 
-async def test_forget_active_picks_up_rotation_by_another_replica(
-    repo: FakeRepository, clock: Clock
-) -> None:
+async def test_forget_active_picks_up_rotation_by_another_replica(repo: FakeRepository, clock: Clock) -> None:
     keks = ring()
     replica1 = Envelope(keks, repo, clock=clock)
     replica2 = Envelope(keks, repo, clock=clock)

@@ -84,10 +84,14 @@ def test_delete_bodies(body: bytes, keys: list[str]) -> None:
 
 DELETE_ERRORS = [
     (b"", "EOF"),
-    (b'{"secrets":"a"}',
-     "json: cannot unmarshal string into Go struct field secretsDeleteBody.secrets of type []string"),
-    (b'{"secrets":["a",1]}',
-     "json: cannot unmarshal number into Go struct field secretsDeleteBody.secrets of type string"),
+    (
+        b'{"secrets":"a"}',
+        "json: cannot unmarshal string into Go struct field secretsDeleteBody.secrets of type []string",
+    ),
+    (
+        b'{"secrets":["a",1]}',
+        "json: cannot unmarshal number into Go struct field secretsDeleteBody.secrets of type string",
+    ),
     (b'["a"]', "json: cannot unmarshal array into Go value of type secret.secretsDeleteBody"),
 ]
 

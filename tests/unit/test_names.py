@@ -40,26 +40,30 @@ NAME_RULE = (
 )
 
 
-@pytest.mark.parametrize("value", ["a", "0", "abc", "a-b", "a.b", "a--b.c-d", "1.2.3", "a" * 253,
-                                   ".".join(["a" * 63] * 3) + ".abc"])
+@pytest.mark.parametrize(
+    "value", ["a", "0", "abc", "a-b", "a.b", "a--b.c-d", "1.2.3", "a" * 253, ".".join(["a" * 63] * 3) + ".abc"]
+)
 def test_valid_subdomains(value: str) -> None:
     assert dns1123_subdomain_errors(value) == []
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("", [SUBDOMAIN_RULE]),
-    ("A", [SUBDOMAIN_RULE]),
-    ("-a", [SUBDOMAIN_RULE]),
-    ("a-", [SUBDOMAIN_RULE]),
-    ("a..b", [SUBDOMAIN_RULE]),
-    (".a", [SUBDOMAIN_RULE]),
-    ("a_b", [SUBDOMAIN_RULE]),
-    ("a b", [SUBDOMAIN_RULE]),
-    ("a\n", [SUBDOMAIN_RULE]),  # a trailing newline is not "end of string"
-    ("é", [SUBDOMAIN_RULE]),
-    ("a" * 254, ["must be no more than 253 characters"]),
-    ("A" * 254, ["must be no more than 253 characters", SUBDOMAIN_RULE]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("", [SUBDOMAIN_RULE]),
+        ("A", [SUBDOMAIN_RULE]),
+        ("-a", [SUBDOMAIN_RULE]),
+        ("a-", [SUBDOMAIN_RULE]),
+        ("a..b", [SUBDOMAIN_RULE]),
+        (".a", [SUBDOMAIN_RULE]),
+        ("a_b", [SUBDOMAIN_RULE]),
+        ("a b", [SUBDOMAIN_RULE]),
+        ("a\n", [SUBDOMAIN_RULE]),  # a trailing newline is not "end of string"
+        ("é", [SUBDOMAIN_RULE]),
+        ("a" * 254, ["must be no more than 253 characters"]),
+        ("A" * 254, ["must be no more than 253 characters", SUBDOMAIN_RULE]),
+    ],
+)
 def test_invalid_subdomains(value: str, errors: list[str]) -> None:
     assert dns1123_subdomain_errors(value) == errors
 
@@ -69,15 +73,18 @@ def test_valid_labels(value: str) -> None:
     assert dns1123_label_errors(value) == []
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("", [LABEL_RULE]),
-    ("Default", [LABEL_RULE]),
-    ("a_b", [LABEL_RULE]),
-    ("-a", [LABEL_RULE]),
-    ("a.b", ["must not contain dots"]),  # a subdomain but not a label
-    ("a" * 64, ["must be no more than 63 characters"]),
-    ("a." * 32 + "a", ["must be no more than 63 characters", "must not contain dots"]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("", [LABEL_RULE]),
+        ("Default", [LABEL_RULE]),
+        ("a_b", [LABEL_RULE]),
+        ("-a", [LABEL_RULE]),
+        ("a.b", ["must not contain dots"]),  # a subdomain but not a label
+        ("a" * 64, ["must be no more than 63 characters"]),
+        ("a." * 32 + "a", ["must be no more than 63 characters", "must not contain dots"]),
+    ],
+)
 def test_invalid_labels(value: str, errors: list[str]) -> None:
     assert dns1123_label_errors(value) == errors
 
@@ -87,40 +94,63 @@ def test_valid_label_values(value: str) -> None:
     assert label_value_errors(value) == []
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("-a", [VALUE_RULE]),
-    ("a-", [VALUE_RULE]),
-    ("_", [VALUE_RULE]),
-    ("a b", [VALUE_RULE]),
-    ("a/b", [VALUE_RULE]),
-    ("a\n", [VALUE_RULE]),
-    ("x" * 64, ["must be no more than 63 characters"]),
-    ("-" * 64, ["must be no more than 63 characters", VALUE_RULE]),
-    ("é" * 32, ["must be no more than 63 characters", VALUE_RULE]),  # 64 bytes: Go counts bytes
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("-a", [VALUE_RULE]),
+        ("a-", [VALUE_RULE]),
+        ("_", [VALUE_RULE]),
+        ("a b", [VALUE_RULE]),
+        ("a/b", [VALUE_RULE]),
+        ("a\n", [VALUE_RULE]),
+        ("x" * 64, ["must be no more than 63 characters"]),
+        ("-" * 64, ["must be no more than 63 characters", VALUE_RULE]),
+        ("é" * 32, ["must be no more than 63 characters", VALUE_RULE]),  # 64 bytes: Go counts bytes
+    ],
+)
 def test_invalid_label_values(value: str, errors: list[str]) -> None:
     assert label_value_errors(value) == errors
 
 
-@pytest.mark.parametrize("value", ["a", "MyName", "my.name", "123-abc", "example.com/MyName",
-                                   "app.kubernetes.io/name", "a/b", "x" * 63, "a" * 253 + "/" + "b" * 63])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a",
+        "MyName",
+        "my.name",
+        "123-abc",
+        "example.com/MyName",
+        "app.kubernetes.io/name",
+        "a/b",
+        "x" * 63,
+        "a" * 253 + "/" + "b" * 63,
+    ],
+)
 def test_valid_qualified_names(value: str) -> None:
     assert qualified_name_errors(value) == []
 
 
-@pytest.mark.parametrize(("value", "errors"), [
-    ("", ["name part must be non-empty", "name part " + NAME_RULE]),
-    ("-a", ["name part " + NAME_RULE]),
-    ("a:b", ["name part " + NAME_RULE]),
-    ("x" * 64, ["name part must be no more than 63 characters"]),
-    ("/a", ["prefix part must be non-empty"]),
-    ("a/", ["name part must be non-empty", "name part " + NAME_RULE]),
-    ("Example.com/a", ["prefix part " + SUBDOMAIN_RULE]),
-    ("a_b/c", ["prefix part " + SUBDOMAIN_RULE]),
-    ("a" * 254 + "/b", ["prefix part must be no more than 253 characters"]),
-    ("a/b/c", ["a qualified name " + NAME_RULE + " with an optional DNS subdomain prefix and '/' "
-               "(e.g. 'example.com/MyName')"]),
-])
+@pytest.mark.parametrize(
+    ("value", "errors"),
+    [
+        ("", ["name part must be non-empty", "name part " + NAME_RULE]),
+        ("-a", ["name part " + NAME_RULE]),
+        ("a:b", ["name part " + NAME_RULE]),
+        ("x" * 64, ["name part must be no more than 63 characters"]),
+        ("/a", ["prefix part must be non-empty"]),
+        ("a/", ["name part must be non-empty", "name part " + NAME_RULE]),
+        ("Example.com/a", ["prefix part " + SUBDOMAIN_RULE]),
+        ("a_b/c", ["prefix part " + SUBDOMAIN_RULE]),
+        ("a" * 254 + "/b", ["prefix part must be no more than 253 characters"]),
+        (
+            "a/b/c",
+            [
+                "a qualified name " + NAME_RULE + " with an optional DNS subdomain prefix and '/' "
+                "(e.g. 'example.com/MyName')"
+            ],
+        ),
+    ],
+)
 def test_invalid_qualified_names(value: str, errors: list[str]) -> None:
     assert qualified_name_errors(value) == errors
 
@@ -150,21 +180,24 @@ def test_label_key_and_value_can_both_fail() -> None:
     ]
 
 
-@pytest.mark.parametrize(("labels", "field", "message"), [
-    ("x", "metadata.labels", 'Invalid value: "string": must be of type object'),
-    (["a"], "metadata.labels", 'Invalid value: "array": must be of type object'),
-    (3, "metadata.labels", 'Invalid value: "integer": must be of type object'),
-    ({"a": 1}, "metadata.labels[a]", 'Invalid value: "integer": must be of type string'),
-    ({"a": None}, "metadata.labels[a]", 'Invalid value: "null": must be of type string'),
-    ({"a": True}, "metadata.labels[a]", 'Invalid value: "boolean": must be of type string'),
-    ({"a": {"b": "c"}}, "metadata.labels[a]", 'Invalid value: "object": must be of type string'),
-])
+@pytest.mark.parametrize(
+    ("labels", "field", "message"),
+    [
+        ("x", "metadata.labels", 'Invalid value: "string": must be of type object'),
+        (["a"], "metadata.labels", 'Invalid value: "array": must be of type object'),
+        (3, "metadata.labels", 'Invalid value: "integer": must be of type object'),
+        ({"a": 1}, "metadata.labels[a]", 'Invalid value: "integer": must be of type string'),
+        ({"a": None}, "metadata.labels[a]", 'Invalid value: "null": must be of type string'),
+        ({"a": True}, "metadata.labels[a]", 'Invalid value: "boolean": must be of type string'),
+        ({"a": {"b": "c"}}, "metadata.labels[a]", 'Invalid value: "object": must be of type string'),
+    ],
+)
 def test_label_type_errors(labels: object, field: str, message: str) -> None:
     assert validate_labels(labels) == [Cause(field, "FieldValueTypeInvalid", message)]
 
 
 def test_annotations_allow_any_values_and_case_insensitive_keys() -> None:
-    annotations = {"Example.COM/Some-Key": "any value at all: {\"json\": true}\n", "note": ""}
+    annotations = {"Example.COM/Some-Key": 'any value at all: {"json": true}\n', "note": ""}
     assert validate_annotations(annotations) == []
     assert validate_annotations(None) == []
 
@@ -178,8 +211,11 @@ def test_annotation_key_errors_show_the_original_key() -> None:
 @pytest.mark.parametrize(("size", "too_long"), [(256 * 1024, False), (256 * 1024 + 1, True)])
 def test_annotation_total_size_limit(size: int, too_long: bool) -> None:
     annotations = {"k": "v" * (size - 1)}
-    expected = [Cause("metadata.annotations", "FieldValueTooLong",
-                      "Too long: may not be more than 262144 bytes")] if too_long else []
+    expected = (
+        [Cause("metadata.annotations", "FieldValueTooLong", "Too long: may not be more than 262144 bytes")]
+        if too_long
+        else []
+    )
     assert validate_annotations(annotations) == expected
 
 
@@ -203,7 +239,7 @@ def test_annotation_type_errors() -> None:
 def test_generate_name(prefix: str, kept: str) -> None:
     name = generate_name(prefix)
     assert name.startswith(kept) and len(name) == len(kept) + 5
-    assert re.fullmatch(f"[{GENERATE_SUFFIX_ALPHABET}]{{5}}", name[len(kept):])
+    assert re.fullmatch(f"[{GENERATE_SUFFIX_ALPHABET}]{{5}}", name[len(kept) :])
 
 
 def test_generated_names_are_random_and_valid() -> None:

@@ -28,8 +28,9 @@ def test_roles():
 
 
 def test_scopes_per_name():
-    grant = Grant(frozenset({"default"}), None, (parse_permission("secret.securevalues:read",
-                                                                  "secret.securevalues:uid:a"),))
+    grant = Grant(
+        frozenset({"default"}), None, (parse_permission("secret.securevalues:read", "secret.securevalues:uid:a"),)
+    )
     assert allows(grant, "get", SV, name="a") and not allows(grant, "get", SV, name="b")
     assert allows(grant, "list", SV) and not allows(grant, "list", KP)  # lists are filtered per item
     assert not allows(grant, "update", SV, name="a")
@@ -40,8 +41,14 @@ def test_scopes_per_name():
     assert allows(named_create, "create", SV, name="a") and not allows(named_create, "create", SV)
 
 
-@pytest.mark.parametrize("action,scope", [("secret.securevalues:decrypt", None), ("secret.keepers:read",
-                         "secret.securevalues:*"), ("secret.securevalues:read", "secret.securevalues:uid:")])
+@pytest.mark.parametrize(
+    "action,scope",
+    [
+        ("secret.securevalues:decrypt", None),
+        ("secret.keepers:read", "secret.securevalues:*"),
+        ("secret.securevalues:read", "secret.securevalues:uid:"),
+    ],
+)
 def test_malformed_permissions_are_refused(action, scope):
     with pytest.raises(ValueError):
         parse_permission(action, scope)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -37,13 +38,13 @@ def securevalue(**spec: Any) -> dict:
     return {
         "apiVersion": "secret.grafana.app/v1beta1",
         "kind": "SecureValue",
-        "metadata": {"name": "api-key", "namespace": "default", "labels": {"team": "a"},
-                     "annotations": {"note": "x"}},
+        "metadata": {"name": "api-key", "namespace": "default", "labels": {"team": "a"}, "annotations": {"note": "x"}},
         "spec": {k: v for k, v in base.items() if v is not None},
     }
 
 
 # --- loading and valid objects --------------------------------------------------------------------
+
 
 def test_load_is_cached_and_compiles_once() -> None:
     assert ObjectSchema.load(SCHEMAS / "securevalue.json") is ObjectSchema.load(SCHEMAS / "securevalue.json")
@@ -60,20 +61,51 @@ def test_document_has_refs_inlined(sv: ObjectSchema, keeper: ObjectSchema) -> No
 
 def test_valid_objects_pass(sv: ObjectSchema, keeper: ObjectSchema, namespace: ObjectSchema) -> None:
     full = securevalue()
-    full["metadata"].update({
-        "uid": "6f1c", "resourceVersion": "12", "generation": 3, "creationTimestamp": "2025-11-14T10:00:00Z",
-        "generateName": "sv-", "finalizers": ["x"], "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
-        "ownerReferences": [{"apiVersion": "a.b/v1", "kind": "K", "name": "n", "uid": "u", "controller": True}],
-    })
+    full["metadata"].update(
+        {
+            "uid": "6f1c",
+            "resourceVersion": "12",
+            "generation": 3,
+            "creationTimestamp": "2025-11-14T10:00:00Z",
+            "generateName": "sv-",
+            "finalizers": ["x"],
+            "managedFields": [{"manager": "kubectl", "fieldsV1": {"f:spec": {}}}],
+            "ownerReferences": [{"apiVersion": "a.b/v1", "kind": "K", "name": "n", "uid": "u", "controller": True}],
+        }
+    )
     full["status"] = {"version": 2, "keeper": "system", "externalID": ""}
     assert sv.validate(full) == []
     assert sv.validate(securevalue(value=None, ref="arn:aws:secretsmanager:x", decrypters=None)) == []
-    assert keeper.validate({"apiVersion": "secret.grafana.app/v1beta1", "kind": "Keeper", "metadata": {"name": "k"},
-                            "spec": {"description": "AWS prod", "aws": {"region": "us-east-1", "assumeRole": {
-                                "assumeRoleArn": "arn:aws:iam::1:role/x", "externalID": "abc"}}},
-                            "status": {"active": False}}) == []
-    assert namespace.validate({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "org-2"},
-                               "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}) == []
+    assert (
+        keeper.validate(
+            {
+                "apiVersion": "secret.grafana.app/v1beta1",
+                "kind": "Keeper",
+                "metadata": {"name": "k"},
+                "spec": {
+                    "description": "AWS prod",
+                    "aws": {
+                        "region": "us-east-1",
+                        "assumeRole": {"assumeRoleArn": "arn:aws:iam::1:role/x", "externalID": "abc"},
+                    },
+                },
+                "status": {"active": False},
+            }
+        )
+        == []
+    )
+    assert (
+        namespace.validate(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "org-2"},
+                "spec": {"finalizers": ["kubernetes"]},
+                "status": {"phase": "Active"},
+            }
+        )
+        == []
+    )
 
 
 def test_description_counts_runes_not_bytes(sv: ObjectSchema) -> None:
@@ -92,26 +124,58 @@ def test_null_fields_count_as_absent(sv: ObjectSchema) -> None:
 # --- one cause per violation ------------------------------------------------------------------------
 
 CASES = [
-    ("missing description", {"description": None},
-     Cause("spec.description", "FieldValueRequired", "Required value")),
-    ("description too long", {"description": "x" * 26},
-     Cause("spec.description", "FieldValueTooLong", "Too long: may not be more than 25 bytes")),
-    ("empty description", {"description": ""},
-     Cause("spec.description", "FieldValueInvalid",
-           'Invalid value: "": spec.description in body should be at least 1 chars long')),
-    ("ref too long", {"ref": "r" * 1025},
-     Cause("spec.ref", "FieldValueTooLong", "Too long: may not be more than 1024 bytes")),
-    ("description not a string", {"description": 7},
-     Cause("spec.description", "FieldValueTypeInvalid",
-           'Invalid value: "integer": spec.description in body must be of type string: "integer"')),
-    ("decrypters not a list", {"decrypters": "a"},
-     Cause("spec.decrypters", "FieldValueTypeInvalid",
-           'Invalid value: "string": spec.decrypters in body must be of type array: "string"')),
-    ("decrypter not a string", {"decrypters": ["a", "b", "c", True]},
-     Cause("spec.decrypters[3]", "FieldValueTypeInvalid",
-           'Invalid value: "boolean": spec.decrypters[3] in body must be of type string: "boolean"')),
-    ("too many decrypters", {"decrypters": [f"d{i}" for i in range(65)]},
-     Cause("spec.decrypters", "FieldValueTooMany", "Too many: 65: must have at most 64 items")),
+    ("missing description", {"description": None}, Cause("spec.description", "FieldValueRequired", "Required value")),
+    (
+        "description too long",
+        {"description": "x" * 26},
+        Cause("spec.description", "FieldValueTooLong", "Too long: may not be more than 25 bytes"),
+    ),
+    (
+        "empty description",
+        {"description": ""},
+        Cause(
+            "spec.description",
+            "FieldValueInvalid",
+            'Invalid value: "": spec.description in body should be at least 1 chars long',
+        ),
+    ),
+    (
+        "ref too long",
+        {"ref": "r" * 1025},
+        Cause("spec.ref", "FieldValueTooLong", "Too long: may not be more than 1024 bytes"),
+    ),
+    (
+        "description not a string",
+        {"description": 7},
+        Cause(
+            "spec.description",
+            "FieldValueTypeInvalid",
+            'Invalid value: "integer": spec.description in body must be of type string: "integer"',
+        ),
+    ),
+    (
+        "decrypters not a list",
+        {"decrypters": "a"},
+        Cause(
+            "spec.decrypters",
+            "FieldValueTypeInvalid",
+            'Invalid value: "string": spec.decrypters in body must be of type array: "string"',
+        ),
+    ),
+    (
+        "decrypter not a string",
+        {"decrypters": ["a", "b", "c", True]},
+        Cause(
+            "spec.decrypters[3]",
+            "FieldValueTypeInvalid",
+            'Invalid value: "boolean": spec.decrypters[3] in body must be of type string: "boolean"',
+        ),
+    ),
+    (
+        "too many decrypters",
+        {"decrypters": [f"d{i}" for i in range(65)]},
+        Cause("spec.decrypters", "FieldValueTooMany", "Too many: 65: must have at most 64 items"),
+    ),
 ]
 
 
@@ -123,11 +187,16 @@ def test_each_violation_gives_its_cause(sv: ObjectSchema, spec: dict, expected: 
 def test_const_and_enum_are_not_supported(sv: ObjectSchema, namespace: ObjectSchema) -> None:
     obj = securevalue()
     obj["kind"] = "Secret"
-    assert sv.validate(obj) == [Cause("kind", "FieldValueNotSupported",
-                                      'Unsupported value: "Secret": supported values: "SecureValue"')]
+    assert sv.validate(obj) == [
+        Cause("kind", "FieldValueNotSupported", 'Unsupported value: "Secret": supported values: "SecureValue"')
+    ]
     assert namespace.validate({"status": {"phase": "Gone"}}) == [
-        Cause("status.phase", "FieldValueNotSupported",
-              'Unsupported value: "Gone": supported values: "Active", "Terminating"')]
+        Cause(
+            "status.phase",
+            "FieldValueNotSupported",
+            'Unsupported value: "Gone": supported values: "Active", "Terminating"',
+        )
+    ]
 
 
 def test_missing_spec_and_status_type(sv: ObjectSchema) -> None:
@@ -136,8 +205,11 @@ def test_missing_spec_and_status_type(sv: ObjectSchema) -> None:
     obj["status"] = {"version": "1"}
     assert sv.validate(obj) == [
         Cause("spec", "FieldValueRequired", "Required value"),
-        Cause("status.version", "FieldValueTypeInvalid",
-              'Invalid value: "string": status.version in body must be of type integer: "string"'),
+        Cause(
+            "status.version",
+            "FieldValueTypeInvalid",
+            'Invalid value: "string": status.version in body must be of type integer: "string"',
+        ),
     ]
 
 
@@ -146,8 +218,9 @@ def test_several_errors_are_reported_together(sv: ObjectSchema) -> None:
     obj["metadata"]["generation"] = "one"
     obj["metadata"]["labels"] = {"app": 1}
     fields = [c.field for c in sv.validate(obj)]
-    assert sorted(fields) == sorted(["metadata.generation", "metadata.labels[app]", "spec.description",
-                                     "spec.ref", "spec.decrypters"])
+    assert sorted(fields) == sorted(
+        ["metadata.generation", "metadata.labels[app]", "spec.description", "spec.ref", "spec.decrypters"]
+    )
 
 
 def test_nested_required_in_array_items(sv: ObjectSchema) -> None:
@@ -157,19 +230,27 @@ def test_nested_required_in_array_items(sv: ObjectSchema) -> None:
 
 
 def test_keeper_schema_errors(keeper: ObjectSchema) -> None:
-    causes = keeper.validate({"spec": {"description": "d" * 254, "aws": {"region": 1},
-                                       "hashiCorpVault": {"token": {"valueFromEnv": ["X"]}}}})
+    causes = keeper.validate(
+        {"spec": {"description": "d" * 254, "aws": {"region": 1}, "hashiCorpVault": {"token": {"valueFromEnv": ["X"]}}}}
+    )
     assert causes == [
         Cause("spec.description", "FieldValueTooLong", "Too long: may not be more than 253 bytes"),
-        Cause("spec.aws.region", "FieldValueTypeInvalid",
-              'Invalid value: "integer": spec.aws.region in body must be of type string: "integer"'),
-        Cause("spec.hashiCorpVault.token.valueFromEnv", "FieldValueTypeInvalid",
-              'Invalid value: "array": spec.hashiCorpVault.token.valueFromEnv in body must be of type string: "array"'),
+        Cause(
+            "spec.aws.region",
+            "FieldValueTypeInvalid",
+            'Invalid value: "integer": spec.aws.region in body must be of type string: "integer"',
+        ),
+        Cause(
+            "spec.hashiCorpVault.token.valueFromEnv",
+            "FieldValueTypeInvalid",
+            'Invalid value: "array": spec.hashiCorpVault.token.valueFromEnv in body must be of type string: "array"',
+        ),
     ]
     assert keeper.validate({"metadata": {}}) == [Cause("spec", "FieldValueRequired", "Required value")]
 
 
 # --- secrets are never echoed -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value", ["", 12345, ["TOPSECRET"]], ids=["empty", "number", "list"])
 def test_secret_value_is_never_echoed(sv: ObjectSchema, value: Any) -> None:
@@ -191,6 +272,7 @@ def test_secret_marker_is_in_the_schema(sv: ObjectSchema) -> None:
 
 # --- unknown fields and pruning ---------------------------------------------------------------------
 
+
 def test_unknown_fields_in_document_order(sv: ObjectSchema) -> None:
     obj = securevalue()
     obj["metadata"]["bar"] = 1
@@ -208,11 +290,20 @@ def test_unknown_fields_nested_and_in_arrays_of_objects(sv: ObjectSchema, keeper
         {"apiVersion": "a/v1", "kind": "K", "name": "m", "uid": "2", "colour": "red"},
     ]
     assert sv.unknown_fields(obj) == ["metadata.ownerReferences[1].colour"]
-    k = {"spec": {"description": "d", "aws": {"region": "r", "accessKeyID": "AKIA",
-                                               "assumeRole": {"assumeRoleArn": "a", "externalID": "e", "x": 1}}}}
+    k = {
+        "spec": {
+            "description": "d",
+            "aws": {
+                "region": "r",
+                "accessKeyID": "AKIA",
+                "assumeRole": {"assumeRoleArn": "a", "externalID": "e", "x": 1},
+            },
+        }
+    }
     assert keeper.unknown_fields(k) == ["spec.aws.accessKeyID", "spec.aws.assumeRole.x"]
-    assert keeper.prune_unknown(k) == {"spec": {"description": "d", "aws": {
-        "region": "r", "assumeRole": {"assumeRoleArn": "a", "externalID": "e"}}}}
+    assert keeper.prune_unknown(k) == {
+        "spec": {"description": "d", "aws": {"region": "r", "assumeRole": {"assumeRoleArn": "a", "externalID": "e"}}}
+    }
 
 
 def test_free_form_maps_are_never_unknown(sv: ObjectSchema) -> None:
@@ -240,6 +331,7 @@ def test_unknown_top_level_and_non_object_values(sv: ObjectSchema) -> None:
 
 
 # --- descriptions -----------------------------------------------------------------------------------
+
 
 def test_field_description(sv: ObjectSchema) -> None:
     assert "write-only" in (sv.field_description("spec.value") or "").lower()

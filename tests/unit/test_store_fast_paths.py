@@ -15,8 +15,10 @@ from apiserver.store.model import StoredObject, WatchEvent
 from apiserver.store.sqlite import SqliteBackend
 from apiserver.store.store import Store
 
-BODY = {"metadata": {"name": "a", "namespace": "ns", "uid": "u-1", "labels": {"tier": "gold"}},
-        "spec": {"description": "d"}}
+BODY = {
+    "metadata": {"name": "a", "namespace": "ns", "uid": "u-1", "labels": {"tier": "gold"}},
+    "spec": {"description": "d"},
+}
 
 
 def test_stored_object_keeps_json_and_hands_out_copies():
