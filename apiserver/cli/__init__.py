@@ -5,19 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import (  # client commands (issue 9)
-    apply,
-    completion,
-    delete,
-    diff,
-    get,
-    kubeconfig,
-    serve,
-    tokens,  # token create|list|revoke (issue 4)
-)
+from . import apply, completion, delete, diff, get, kubeconfig, namespaces, serve, tokens
 
 # Command groups, in the order `--help` lists them.
-COMMANDS = [serve, kubeconfig, apply, get, diff, delete, completion, tokens]
+COMMANDS = [serve, kubeconfig, apply, get, diff, delete, completion, tokens, namespaces]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
