@@ -74,7 +74,7 @@ class Registry:
                 if exc.reason != "AlreadyExists" or not prepared.generate_prefix or attempt == _RETRIES - 1:
                     raise
                 prepared.obj["metadata"]["name"] = generate_name(prepared.generate_prefix)
-                await self._seal(prepared)
+                await self._seal(ctx, prepared)
         raise AssertionError("unreachable")
 
     async def prepare_create(
@@ -104,11 +104,13 @@ class Registry:
             self._record_manager(ctx, None, obj)
         strategy.new_version(obj, None)
         prepared = Prepared(self, namespace, obj, None, payload, generate_prefix=prefix)
-        await self._seal(prepared)
+        await self._seal(ctx, prepared)
         return prepared
 
-    async def _seal(self, prepared: Prepared) -> None:
-        if self.strategy.payload is not None:
+    async def _seal(self, ctx: RequestContext, prepared: Prepared) -> None:
+        # A dry run stops before storage, as Kubernetes' does before its storage transformers:
+        # sealing could create the namespace's first data key, a write a dry run must not make.
+        if self.strategy.payload is not None and not ctx.dry_run:
             prepared.sealed = await self.strategy.payload.seal(prepared.obj, prepared.old_body, prepared.payload)
 
     # -- update ---------------------------------------------------------------------------
@@ -191,7 +193,7 @@ class Registry:
             meta["generation"] = old_meta["generation"] + 1
         strategy.new_version(new, old)
         prepared = Prepared(self, namespace, new, stored.revision, payload, old_body=old, precondition=precondition)
-        await self._seal(prepared)
+        await self._seal(ctx, prepared)
         return prepared
 
     # -- commit ---------------------------------------------------------------------------
