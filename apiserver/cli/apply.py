@@ -96,10 +96,10 @@ def run(args: argparse.Namespace, client: ApiClient) -> int:
     named = {
         (doc.namespace(client.config.namespace), doc.name) for doc in documents if doc.rtype is kinds.SECURE_VALUES
     }
-    for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: kinds.order(d.rtype)):
-        ref = kinds.ref(doc.rtype, doc.name)
+    for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: kinds.order(d.kind)):
+        ref = kinds.ref(doc.kind, doc.name)
         try:
-            namespace = object_namespace(args, client.config, doc.rtype, doc.obj)
+            namespace = object_namespace(args, client.config, doc.kind, doc.manifest)
             outcome = apply_one(
                 client, doc, namespace, dry_run=dry_run, force=args.force_conflicts, manager=args.field_manager
             )
@@ -131,7 +131,7 @@ def _hint(error: Exception) -> str:
 
 def apply_one(client: ApiClient, doc: Document, namespace: str, *, dry_run: bool, force: bool, manager: str) -> str:
     """Apply one document; `created`, `configured` or `unchanged`."""
-    rtype = doc.rtype
+    rtype = doc.kind
     obj = manifests.resolve_value(doc)
     if rtype.namespaced:
         obj["metadata"]["namespace"] = namespace

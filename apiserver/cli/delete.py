@@ -113,15 +113,15 @@ def _delete_manifests(args: argparse.Namespace, client: ApiClient, dry_run: bool
             report(CliError(doc.error))
             failed = True
     # Contents before their namespaces: the reverse of the order apply uses.
-    for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: -kinds.order(d.rtype)):
+    for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: -kinds.order(d.kind)):
         try:
-            namespace = object_namespace(args, client.config, doc.rtype, doc.obj)
+            namespace = object_namespace(args, client.config, doc.kind, doc.manifest)
         except CliError as error:
             report(error, f"{doc.where}: ")
             failed = True
             continue
         failed |= not _delete_one(
-            client, doc.rtype, namespace, doc.name, dry_run, args.ignore_not_found, f"{doc.where}: "
+            client, doc.kind, namespace, doc.name, dry_run, args.ignore_not_found, f"{doc.where}: "
         )
     return 1 if failed else 0
 

@@ -69,13 +69,13 @@ def run(args: argparse.Namespace, client: ApiClient) -> int:
         if doc.error:
             report(CliError(doc.error))
             failed = True
-    for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: kinds.order(d.rtype)):
+    for doc in sorted((d for d in documents if d.obj is not None), key=lambda d: kinds.order(d.kind)):
         try:
             text = diff_one(args, client, doc)
         except Unreachable:
             raise
         except (CliError, ManifestError) as error:
-            ref = kinds.ref(doc.rtype, doc.name)
+            ref = kinds.ref(doc.kind, doc.name)
             report(CliError(str(error) if isinstance(error, ManifestError) else f"{doc.where}: {ref}: {error}"))
             failed = True
             continue
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace, client: ApiClient) -> int:
 
 
 def diff_one(args: argparse.Namespace, client: ApiClient, doc: Document) -> str:
-    rtype = doc.rtype
-    namespace = object_namespace(args, client.config, rtype, doc.obj)
+    rtype = doc.kind
+    namespace = object_namespace(args, client.config, rtype, doc.manifest)
     obj = manifests.resolve_value(doc)
     if rtype.namespaced:
         obj["metadata"]["namespace"] = namespace

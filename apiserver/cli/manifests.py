@@ -58,6 +58,20 @@ class Document:
     def folder(self) -> Path:
         return Path.cwd() if self.source == STDIN else Path(self.source).parent
 
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """The decoded object of a usable document (one without an error)."""
+        if self.obj is None:
+            raise ValueError(f"{self.where} is not usable: {self.error}")
+        return self.obj
+
+    @property
+    def kind(self) -> ResourceType:
+        """The resource type of a usable document (one without an error)."""
+        if self.rtype is None:
+            raise ValueError(f"{self.where} is not usable: {self.error}")
+        return self.rtype
+
     def namespace(self, default: str) -> str:
         if self.rtype is None or not self.rtype.namespaced:
             return ""

@@ -22,6 +22,12 @@ class StoredObject:
     """
 
     __slots__ = ("resource", "namespace", "name", "revision", "raw", "index_key")
+    resource: str
+    namespace: str
+    name: str
+    revision: int
+    raw: bytes
+    index_key: str | None
 
     def __init__(
         self,
