@@ -17,11 +17,18 @@ import orjson
 from aiohttp import web
 
 from ..machinery.errors import ApiError, bad_request, forbidden, internal
-from ..services.decrypt import DECRYPTION_FAILED, MAX_NAMES, Decrypted, DecryptService
+from ..services.decrypt import DECRYPTION_FAILED, MAX_NAMES, Decrypted, DecryptService, acting_for
 from .body import read_optional_object
 from .context import request_context
 
 _NO_STORE = {"Cache-Control": "no-store"}
+SERVICE_IDENTITY_NAME = "X-Grafana-Service-Identity-Name"  # sent by Grafana's decrypt clients, for the audit
+
+
+def _decrypt_context(request: web.Request):
+    ctx = request_context(request)
+    ctx.acting_for = acting_for(request.headers.get(SERVICE_IDENTITY_NAME, ""))
+    return ctx
 
 
 def _text(result: Decrypted) -> str:
@@ -44,7 +51,7 @@ def _names(document: dict[str, Any]) -> list[str]:
 
 def add_routes(app: web.Application, service: DecryptService, prefix: str) -> None:
     async def decrypt_one(request: web.Request) -> web.Response:
-        ctx = request_context(request)
+        ctx = _decrypt_context(request)
         await read_optional_object(request, "a decrypt request")
         namespace, name = request.match_info["namespace"], request.match_info["name"]
         result = await service.decrypt_one(ctx, namespace, name)
@@ -55,7 +62,7 @@ def add_routes(app: web.Application, service: DecryptService, prefix: str) -> No
         raise forbidden(result.error)
 
     async def decrypt_many(request: web.Request) -> web.Response:
-        ctx = request_context(request)
+        ctx = _decrypt_context(request)
         names = _names(await read_optional_object(request, "a decrypt request"))
         results = await service.decrypt(ctx, request.match_info["namespace"], names)
         values = {

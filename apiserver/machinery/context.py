@@ -26,6 +26,9 @@ class RequestContext:
     default_manager: str = "unknown"  # upstream derives it from the User-Agent
     field_validation: str = "Warn"  # Strict | Warn | Ignore
     warnings: list[str] = field(default_factory=list)
+    # The service a caller says it acts for (Grafana's X-Grafana-Service-Identity-Name): recorded in
+    # the audit log only; authorization always uses the credential's own identity.
+    acting_for: str = ""
 
 
 class Authorizer(Protocol):

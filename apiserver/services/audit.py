@@ -61,6 +61,8 @@ class AuditLog:
             "outcome": outcome,
             "reason": reason,
         }
+        if ctx.acting_for:
+            entry["serviceIdentityName"] = ctx.acting_for
         line = orjson.dumps(entry) + b"\n"
         try:
             out = self._stream()

@@ -17,6 +17,7 @@ from ..machinery.audit import Auditor
 from ..machinery.context import RequestContext
 from ..resources.securevalue import SECURE_VALUES
 from ..store.store import Store
+from .permissions import Grant
 from .secret_bytes import SecretBytes
 from .securevalues import SecureValuePayload, ValueNotStored
 from .tokens import TokenService
@@ -27,6 +28,11 @@ NOT_FOUND = "not found"
 NOT_AUTHORIZED = "not authorized"
 DECRYPTION_FAILED = "decryption failed"
 MAX_NAMES = 1000
+
+
+def acting_for(claimed: str) -> str:
+    """A caller's claimed service name as the audit keeps it: printable characters only, at most 253."""
+    return "".join(c for c in claimed if c.isprintable()).strip()[:253]
 
 
 @dataclass(frozen=True)
@@ -44,23 +50,32 @@ class DecryptService:
         self.tokens = tokens
         self.auditor = auditor
 
-    async def decrypt(self, ctx: RequestContext, namespace: str, names: list[str]) -> dict[str, Decrypted]:
-        """Each distinct non-empty name's result, as Grafana's client asks (duplicates and blanks dropped)."""
+    async def decrypt(
+        self, ctx: RequestContext, namespace: str, names: list[str], grant: Grant | None = None
+    ) -> dict[str, Decrypted]:
+        """Each distinct non-empty name's result, as Grafana's client asks (duplicates and blanks dropped).
+
+        `grant` is the caller's rights when they do not come from a stored token (a verified access
+        token carries its own); by default they are the stored token's, looked up afresh.
+        """
         results: dict[str, Decrypted] = {}
         for name in names:
             if name and name not in results:
-                results[name] = await self.decrypt_one(ctx, namespace, name)
+                results[name] = await self.decrypt_one(ctx, namespace, name, grant)
         return results
 
-    async def decrypt_one(self, ctx: RequestContext, namespace: str, name: str) -> Decrypted:
-        result = await self._attempt(ctx, namespace, name)
+    async def decrypt_one(
+        self, ctx: RequestContext, namespace: str, name: str, grant: Grant | None = None
+    ) -> Decrypted:
+        result = await self._attempt(ctx, namespace, name, grant)
         outcome = "success" if result.value is not None else "error" if result.error == DECRYPTION_FAILED else "denied"
         self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, outcome, result.error)
         return result
 
-    async def _attempt(self, ctx: RequestContext, namespace: str, name: str) -> Decrypted:
+    async def _attempt(self, ctx: RequestContext, namespace: str, name: str, grant: Grant | None) -> Decrypted:
         principal = ctx.principal
-        grant = self.tokens.grant_for(principal)
+        if grant is None:
+            grant = self.tokens.grant_for(principal)
         identity = (principal.service_identity or "").strip()
         if (
             grant is None
