@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -33,9 +34,10 @@ class Position:
 
 
 class ContinueTokens:
-    def __init__(self, secret: bytes, ttl_seconds: float = 900.0) -> None:
+    def __init__(self, secret: bytes, ttl_seconds: float = 900.0, *, clock: Callable[[], float] = time.time) -> None:
         self.secret = secret  # set from the store at start-up, so replicas share it
         self._ttl = ttl_seconds
+        self._clock = clock  # wall-clock seconds: replicas compare each other's issue times
 
     def issue(self, position: Position, query: str) -> str:
         payload = orjson.dumps(
@@ -44,7 +46,7 @@ class ContinueTokens:
                 "n": position.namespace,
                 "k": position.name,
                 "q": _fingerprint(query),
-                "t": int(time.time()),
+                "ms": int(self._clock() * 1000),
             }
         )
         mac = hmac.new(self.secret, payload, hashlib.sha256).digest()[:16]
@@ -58,12 +60,12 @@ class ContinueTokens:
                 raise ValueError
             data = orjson.loads(payload)
             position = Position(int(data["r"]), str(data["n"]), str(data["k"]))
-            issued, bound = int(data["t"]), data["q"]
+            issued, bound = int(data["ms"]) / 1000, data["q"]
         except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
             raise bad_request("continue key is not valid: the token was not issued by this server") from None
         if bound != _fingerprint(query):
             raise bad_request("continue key is not valid: the list options differ from the first request's")
-        if time.time() - issued > self._ttl:
+        if self._clock() - issued > self._ttl:
             raise expired(EXPIRED_MESSAGE)
         return position
 
