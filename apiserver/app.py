@@ -21,7 +21,7 @@ from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication,
 from .http.ratelimit import FailureLimiter
 from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
-from .machinery.errors import ApiError
+from .machinery.errors import AlreadyExists
 from .machinery.registry import Registry
 from .resources.keeper import KeeperStrategy
 from .resources.namespace import DEFAULT_NAMESPACE, NamespaceStrategy
@@ -149,9 +149,8 @@ async def _lifecycle(app: web.Application):
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
         try:
             await components.namespaces.create(RequestContext(SYSTEM), "", {"metadata": {"name": DEFAULT_NAMESPACE}})
-        except ApiError as exc:  # another replica, starting at the same time, created it first
-            if exc.reason != "AlreadyExists":
-                raise
+        except AlreadyExists:  # another replica, starting at the same time, created it first
+            pass
     yield
     await store.close()
     components.auditor.close()

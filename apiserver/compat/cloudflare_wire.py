@@ -31,8 +31,20 @@ import orjson
 from aiohttp import web
 
 from ..http.body import read_body
-from ..machinery.errors import ApiError
-from ..services.cloudflare_secrets import CLOUDFLARE_RULE, SCOPES
+from ..machinery.errors import (
+    AlreadyExists,
+    ApiError,
+    Conflict,
+    Forbidden,
+    Invalid,
+    KeyTaken,
+    MethodNotAllowed,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
+from ..resources.secretstore import StoreLimitExceeded, StoreNotEmpty
+from ..services.cloudflare_secrets import SCOPES, CloudflareRefusal
 
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 20
@@ -43,9 +55,9 @@ _RESOURCE_NOT_FOUND = {"secretstores": "store_not_found", "securevalues": "secre
 _LIMITS = ("maximum_stores_exceeded", "maximum_secrets_exceeded")
 
 
-def invalid(message: str) -> ApiError:
+def invalid(message: str) -> CloudflareRefusal:
     """A 400 code 1001 with one of Cloudflare's snake_case messages."""
-    return ApiError(400, CLOUDFLARE_RULE, message)
+    return CloudflareRefusal(message)
 
 
 # -- answers --------------------------------------------------------------------------------
@@ -78,35 +90,35 @@ def _final(status: int, error: ApiError) -> bool:
     """Whether the same request would fail the same way; lost write races and rate limits would not."""
     if not 400 <= status < 500 or status in (408, 429):
         return False
-    return not (error.reason == "Conflict" and not _name_taken(error))
+    return not (isinstance(error, Conflict) and not _name_taken(error))
 
 
 def _name_taken(error: ApiError) -> bool:
-    # The facade key index refuses a second secret of the same store and name (Registry._index_conflict).
-    return error.code == 409 and (error.reason == "AlreadyExists" or "is already used by" in error.message)
+    # The facade key index refuses a second secret of the same store and name (a KeyTaken conflict).
+    return isinstance(error, (AlreadyExists, KeyTaken))
 
 
 def _translate(error: ApiError) -> tuple[int, int, str]:
     status = error.code
-    if status in (401, 403):
+    if isinstance(error, (Unauthorized, Forbidden)):
         return 403, 10000, "Authentication error"
-    if error.reason == CLOUDFLARE_RULE:
+    if isinstance(error, CloudflareRefusal):
         return status, (1003 if error.message in _LIMITS else _code_for(status)), error.message
-    if error.reason == "StoreLimitExceeded":
+    if isinstance(error, StoreLimitExceeded):
         return 400, 1003, "maximum_stores_exceeded"
-    if error.reason == "StoreNotEmpty":
+    if isinstance(error, StoreNotEmpty):
         return 409, 1004, "store_not_empty"
-    if status == 404:
+    if isinstance(error, NotFound):
         if error.kind in _RESOURCE_NOT_FOUND:
             return 404, 1002, _RESOURCE_NOT_FOUND[error.kind]
         return 404, 7003, "No route for that URI"
-    if status == 405:
+    if isinstance(error, MethodNotAllowed):
         return 405, 7001, "Method not allowed"
     if _name_taken(error):
         return 409, 1004, "secret_name_already_exists"
-    if status == 413:
+    if isinstance(error, TooLarge):
         return 413, 1001, "request_body_too_large"
-    if status == 422:
+    if isinstance(error, Invalid):
         return 400, 1001, _invalid_message(error)
     if status == 429:
         return 429, 971, "Please wait and consider throttling your request speed"

@@ -25,8 +25,9 @@ from aiohttp import web
 from ..http.context import REQUEST_ID
 from ..http.middlewares import SURFACES, require_principal
 from ..machinery.context import Principal, RequestContext
-from ..machinery.errors import ApiError
+from ..machinery.errors import Forbidden, NotFound
 from ..resources import INFLUXDB_ORG_ID
+from ..resources.namespace import NAMESPACES
 from ..resources.securevalue import SECURE_VALUES
 from ..services.facade_namespaces import FacadeNamespaces
 from ..services.facade_values import FacadeValues, FacadeWrite
@@ -127,10 +128,10 @@ class InfluxDBFacade:
     async def _write(self, org_id: str, call) -> Any:
         try:
             return await call
-        except ApiError as exc:
-            if exc.code == 403:  # a per-name permission refused one of the keys
-                raise _denied("write", org_id) from None
-            if exc.code == 404 and exc.kind == "namespaces":  # the org went away meanwhile
+        except Forbidden:  # a per-name permission refused one of the keys
+            raise _denied("write", org_id) from None
+        except NotFound as exc:
+            if exc.kind == NAMESPACES.resource:  # the org went away meanwhile
                 raise InfluxError("not found", "404 page not found") from None
             raise
 

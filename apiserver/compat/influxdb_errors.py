@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..machinery.errors import ApiError
+from ..machinery.errors import ApiError, MethodNotAllowed, NotFound, Unauthorized
 
 BUILD = "OSS"
 VERSION = "v2.7.12"
@@ -76,10 +76,6 @@ class PlainNotFound(ApiError):
         super().__init__(404, "not found", "404 page not found")
 
 
-def unauthorized_access() -> InfluxError:
-    return InfluxError("unauthorized", "unauthorized access", compact=True)
-
-
 def json_body(body: Any, *, pretty: bool) -> bytes:
     """Go's json.MarshalIndent(v, "", "\\t") (no trailing newline) or json.Marshal, HTML-safe escapes included."""
     if pretty:
@@ -111,11 +107,11 @@ def render(request: web.Request, error: ApiError) -> web.StreamResponse:
         return response
     if isinstance(error, InfluxError):
         code, message, compact = error.reason, error.message, error.compact
-    elif error.code == 401:
+    elif isinstance(error, Unauthorized):
         code, message, compact = "unauthorized", "unauthorized access", True
-    elif error.code == 404 and error.reason == "NotFound" and not error.name:
+    elif isinstance(error, NotFound) and not error.name:
         code, message, compact = "not found", "path not found", False  # the API router's own 404
-    elif error.code == 405:
+    elif isinstance(error, MethodNotAllowed):
         return web.Response(status=405, headers=SERVER_HEADERS)
     elif error.code in _FROM_STATUS:
         code, message, compact = _FROM_STATUS[error.code], error.message, False

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..machinery.errors import ApiError, bad_request, forbidden, internal
+from ..machinery.errors import MethodNotAllowed, bad_request, forbidden, internal
 from ..services.decrypt import DECRYPTION_FAILED, MAX_NAMES, Decrypted, DecryptService, acting_for
 from .body import read_optional_object
 from .context import request_context
@@ -72,7 +72,7 @@ def add_routes(app: web.Application, service: DecryptService, prefix: str) -> No
         return _answer({"decryptedValues": values})
 
     async def not_allowed(request: web.Request) -> web.Response:
-        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported on decrypt; use POST")
+        raise MethodNotAllowed(f"{request.method} is not supported on decrypt; use POST")
 
     one = f"{prefix}/namespaces/{{namespace}}/securevalues/{{name}}/decrypt"
     many = f"{prefix}/namespaces/{{namespace}}/decrypt"

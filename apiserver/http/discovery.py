@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..machinery.errors import ApiError
+from ..machinery.errors import NotAcceptable
 from ..machinery.strategy import ResourceType
 
 # The kubectl on a Google Cloud SDK machine is a dispatcher choosing kubectl.1.NN by this minor.
@@ -200,9 +200,7 @@ class Discovery:
                 media = f"application/json;g={DISCOVERY_GROUP};v={version};as=APIGroupDiscoveryList"
                 return _json(self.aggregated(core, version), media)
             if not _accepts_json(accept):
-                raise ApiError(
-                    406,
-                    "NotAcceptable",
+                raise NotAcceptable(
                     "only the following media types are accepted: application/json, "
                     f"application/json;g={DISCOVERY_GROUP};v=v2;as=APIGroupDiscoveryList",
                 )

@@ -17,7 +17,15 @@ from typing import Protocol
 from aiohttp import web
 
 from ..machinery.context import Principal
-from ..machinery.errors import ApiError, internal, method_not_allowed, service_unavailable, too_large, unauthorized
+from ..machinery.errors import (
+    ApiError,
+    NotFound,
+    internal,
+    method_not_allowed,
+    service_unavailable,
+    too_large,
+    unauthorized,
+)
 from ..store.errors import StoreUnavailable
 from .context import PRINCIPAL, REQUEST_ID
 from .status import status_response
@@ -80,7 +88,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except web.HTTPMethodNotAllowed:
         return _finish(request, surfaces.render(request, method_not_allowed(request.method, request.path)))
     except web.HTTPNotFound:
-        error = ApiError(404, "NotFound", "the server could not find the requested resource")
+        error = NotFound("the server could not find the requested resource")
         return _finish(request, surfaces.render(request, error))
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..machinery.errors import ApiError
+from ..machinery.errors import NotFound
 from ..machinery.schema import ObjectSchema
 from ..machinery.strategy import ResourceType
 from .discovery import KUBERNETES_VERSION, GroupVersion, group_versions
@@ -388,7 +388,7 @@ class OpenAPI:
         key = request.match_info["gv"]
         body = self._documents.get(key)
         if body is None:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise NotFound("the server could not find the requested resource")
         digest = self._hashes[key]
         given = request.query.get("hash")
         if given is not None and given != digest:

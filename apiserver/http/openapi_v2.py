@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from ..machinery.errors import ApiError
+from ..machinery.errors import NotFound
 
 MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 RESPONSE_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"  # Go's mime parser rejects the @
@@ -204,7 +204,7 @@ class OpenAPIV2:
     async def handle(self, request: web.Request) -> web.Response:
         accept = request.headers.get("Accept", "")
         if not any(choice.split(";")[0].strip() == MEDIA_TYPE for choice in accept.split(",")):
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise NotFound("the server could not find the requested resource")
         return web.Response(body=self._body, headers={"Content-Type": RESPONSE_TYPE})
 
     def routes(self) -> list[web.RouteDef]:

@@ -17,7 +17,7 @@ from aiohttp import web
 from ..machinery import managedfields, patch
 from ..machinery.continuation import ContinueTokens
 from ..machinery.documents import decode_document
-from ..machinery.errors import ApiError, bad_request, field_error, invalid, method_not_allowed
+from ..machinery.errors import NotFound, bad_request, field_error, invalid, method_not_allowed
 from ..machinery.listing import ListOptions, list_objects
 from ..machinery.meta import now_rfc3339
 from ..machinery.registry import Registry
@@ -272,9 +272,7 @@ class ResourceEndpoints:
             meta = obj["metadata"]
             try:
                 await self.registry.delete(ctx, meta.get("namespace", ""), meta["name"], delete_options)
-            except ApiError as exc:
-                if exc.code != 404:  # deleted meanwhile by someone else: nothing left to do
-                    raise
+            except NotFound:  # deleted meanwhile by someone else: nothing left to do
                 continue
             deleted.append(obj)
         return json_response(

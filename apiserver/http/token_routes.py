@@ -11,7 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..machinery.documents import decode_document
-from ..machinery.errors import ApiError
+from ..machinery.errors import MethodNotAllowed
 from ..services.token_admin import TokenAdmin
 from ..services.tokens import TOKENS
 from .body import media_type, read_body
@@ -44,9 +44,7 @@ def add_routes(app: web.Application, admin: TokenAdmin) -> None:
         return json_response((await admin.revoke(ctx, body)).public())
 
     async def not_allowed(request: web.Request) -> web.Response:
-        raise ApiError(
-            405,
-            "MethodNotAllowed",
+        raise MethodNotAllowed(
             f'{request.method} is not supported on "{request.path}"',
             TOKENS.group,
             TOKENS.resource,

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ApiError, Cause, bad_request
+from .errors import ApiError, Cause, Conflict, bad_request
 
 Path = tuple[str, ...]
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -304,7 +304,7 @@ def _conflict_error(items: Conflicts) -> ApiError:
             lines.append(f"conflicts with {_print_manager(key)}:")
             lines += [f"- {_path_string(p)}" for k, p in items if k == key]
         message = f"Apply failed with {len(items)} conflicts: " + "\n".join(lines)
-    return ApiError(409, "Conflict", message, causes=causes)
+    return Conflict(message, causes=causes)
 
 
 def _apply(

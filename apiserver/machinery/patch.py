@@ -20,7 +20,7 @@ import jsonpointer
 import yaml
 
 from .documents import check_document, yaml_problem
-from .errors import ApiError, bad_request, unsupported_media_type
+from .errors import Invalid, TooLarge, bad_request, unsupported_media_type
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -193,9 +193,7 @@ def _strip(value: Any, top: bool = False) -> Any:
 def apply_json_patch(target: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     """RFC 6902 via `jsonpatch`; failures are 422 worded as upstream (which hides the detail)."""
     if len(ops) > MAX_JSON_PATCH_OPERATIONS:
-        raise ApiError(
-            413,
-            "RequestEntityTooLarge",
+        raise TooLarge(
             "Request entity too large: The allowed maximum operations in a JSON patch is "
             f"{MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}",
         )
@@ -209,7 +207,7 @@ def apply_json_patch(target: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
         TypeError,
         ValueError,
     ):
-        raise ApiError(422, "Invalid", _JSON_PATCH_FAILED) from None
+        raise Invalid(_JSON_PATCH_FAILED) from None
     if not isinstance(result, dict):  # e.g. `replace ""` with a list: cannot be an object any more
-        raise ApiError(422, "Invalid", _JSON_PATCH_FAILED)
+        raise Invalid(_JSON_PATCH_FAILED)
     return result

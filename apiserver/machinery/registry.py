@@ -23,7 +23,17 @@ from ..store.txn import Txn
 from . import meta as objmeta
 from .audit import Auditor, NullAuditor
 from .context import Authorizer, RequestContext
-from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found
+from .errors import (
+    AlreadyExists,
+    ApiError,
+    KeyTaken,
+    already_exists,
+    bad_request,
+    conflict,
+    conflict_message,
+    invalid,
+    not_found,
+)
 from .managedfields import record_update
 from .names import generate_name
 from .strategy import Sealed, Strategy
@@ -69,9 +79,9 @@ class Registry:
         for attempt in range(_RETRIES):
             try:
                 return (await self.commit(ctx, [prepared]))[0]
-            except ApiError as exc:
+            except AlreadyExists:
                 # A generated name collided with one created meanwhile: draw another and re-seal.
-                if exc.reason != "AlreadyExists" or not prepared.generate_prefix or attempt == _RETRIES - 1:
+                if not prepared.generate_prefix or attempt == _RETRIES - 1:
                     raise
                 prepared.obj["metadata"]["name"] = generate_name(prepared.generate_prefix)
                 await self._seal(ctx, prepared)
@@ -361,13 +371,10 @@ class Registry:
             old, new, manager, api_version=self.type.api_version, now=objmeta.now_rfc3339()
         )
 
-    def _index_conflict(self, name: str, exc: IndexKeyTaken) -> ApiError:
-        return conflict(
-            self.type.resource,
-            name,
-            self.type.group,
-            f'the key "{exc.index_key}" is already used by {self.type.resource} "{exc.holder}"',
-        )
+    def _index_conflict(self, name: str, exc: IndexKeyTaken) -> KeyTaken:
+        rtype = self.type
+        detail = f'the key "{exc.index_key}" is already used by {rtype.resource} "{exc.holder}"'
+        return KeyTaken(conflict_message(rtype.resource, name, rtype.group, detail), rtype.group, rtype.resource, name)
 
     def authorize_write(
         self, ctx: RequestContext, verb: str, namespace: str, name: str, operation: str | None = None

@@ -39,26 +39,31 @@ SECRET_STORES = ResourceType(
 _STORE_ID = re.compile(r"[0-9a-f]{32}")
 
 
-def stores_exceeded(limit: int) -> ApiError:
-    """400 as Cloudflare answers it (`maximum_stores_exceeded`, code 1003)."""
-    return ApiError(
-        400,
-        "StoreLimitExceeded",
-        f"an account may hold at most {limit} secrets store(s)",
-        STORE_GROUP,
-        SECRET_STORES.resource,
-    )
+class StoreLimitExceeded(ApiError):
+    """An account already holds as many stores as it may (Cloudflare: 400 `maximum_stores_exceeded`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            400,
+            "StoreLimitExceeded",
+            f"an account may hold at most {limit} secrets store(s)",
+            STORE_GROUP,
+            SECRET_STORES.resource,
+        )
 
 
-def store_not_empty(store_id: str) -> ApiError:
-    return ApiError(
-        409,
-        "StoreNotEmpty",
-        f'the secrets store "{store_id}" still holds secrets',
-        STORE_GROUP,
-        SECRET_STORES.resource,
-        store_id,
-    )
+class StoreNotEmpty(ApiError):
+    """A store that still holds secrets cannot be deleted (Cloudflare: 409 `store_not_empty`)."""
+
+    def __init__(self, store_id: str) -> None:
+        super().__init__(
+            409,
+            "StoreNotEmpty",
+            f'the secrets store "{store_id}" still holds secrets',
+            STORE_GROUP,
+            SECRET_STORES.resource,
+            store_id,
+        )
 
 
 def store_secrets(store: Store, namespace: str, store_id: str, txn: Txn | None = None) -> list[str]:
@@ -116,12 +121,12 @@ class SecretStoreStrategy(Strategy):
             if txn.get(resource, namespace, s.name) is not None
         )
         if max(alive, int(txn.any_in(resource, namespace))) >= self.max_per_namespace:
-            raise stores_exceeded(self.max_per_namespace)
+            raise StoreLimitExceeded(self.max_per_namespace)
 
     def check_delete(self, txn: Txn, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         if store_secrets(self.store, meta["namespace"], meta["name"], txn):
-            raise store_not_empty(meta["name"])
+            raise StoreNotEmpty(meta["name"])
 
     def table_cells(self, obj: dict[str, Any]) -> list[Any]:
         return [obj["metadata"]["name"], obj["spec"].get("name", ""), age(obj["metadata"].get("creationTimestamp"))]

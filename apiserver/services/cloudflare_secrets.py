@@ -45,9 +45,15 @@ DESCRIPTION_RUNES = 25
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def refused(message: str, status: int = 400) -> ApiError:
-    """A Cloudflare rule refused the request; the message is what Cloudflare would say."""
-    return ApiError(status, CLOUDFLARE_RULE, message)
+class CloudflareRefusal(ApiError):
+    """A Cloudflare rule refused the request; the message is Cloudflare's snake_case identifier."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(status, CLOUDFLARE_RULE, message)
+
+
+def refused(message: str, status: int = 400) -> CloudflareRefusal:
+    return CloudflareRefusal(message, status)
 
 
 def secret_key(store_id: str, name: str) -> str:

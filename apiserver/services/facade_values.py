@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..machinery.audit import Auditor
 from ..machinery.context import Authorizer, RequestContext
-from ..machinery.errors import ApiError, bad_request, field_error, invalid, not_found
+from ..machinery.errors import AlreadyExists, ApiError, Conflict, bad_request, field_error, invalid, not_found
 from ..machinery.registry import Prepared, Registry
 from ..machinery.selectors import LabelSelector
 from ..resources import FACADE_KEY
@@ -103,7 +103,7 @@ class FacadeWrite:
     create_only: bool = False
 
 
-class KeyExists(ApiError):
+class KeyExists(AlreadyExists):
     """A `create_only` write found its key taken (a 409 AlreadyExists naming the key)."""
 
 
@@ -204,8 +204,6 @@ class FacadeValues:
         name = current["metadata"]["name"]
         if write.create_only:
             raise KeyExists(
-                409,
-                "AlreadyExists",
                 f'the key "{write.key}" already exists',
                 SECURE_VALUES.group,
                 SECURE_VALUES.resource,
@@ -268,7 +266,7 @@ class FacadeValues:
 
 def _lost_race(exc: ApiError) -> bool:
     """Another writer changed one of the keys (or took a name) between our read and our commit."""
-    return not isinstance(exc, KeyExists) and exc.reason in ("Conflict", "AlreadyExists")
+    return isinstance(exc, (Conflict, AlreadyExists)) and not isinstance(exc, KeyExists)
 
 
 def _value_text(value: SecretBytes) -> str:

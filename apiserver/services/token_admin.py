@@ -11,7 +11,7 @@ from typing import Any
 
 from ..machinery.audit import Auditor
 from ..machinery.context import RequestContext
-from ..machinery.errors import ApiError, bad_request, forbidden, not_found
+from ..machinery.errors import NotFound, bad_request, forbidden, not_found
 from .authz import Authorizer, forbidden_message
 from .permissions import Grant
 from .token_requests import parse_token_request
@@ -78,7 +78,7 @@ class TokenAdmin:
                 )
             record = self.tokens.find(token)
             if record is None:
-                raise ApiError(404, "NotFound", "no token matches the one given", TOKENS.group, TOKENS.resource)
+                raise NotFound("no token matches the one given", TOKENS.group, TOKENS.resource)
         else:
             record = self.tokens.get(token_id or "")
             if record is None:

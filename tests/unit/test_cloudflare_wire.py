@@ -7,8 +7,21 @@ import pytest
 from multidict import MultiDict, MultiDictProxy
 
 from apiserver.compat.cloudflare_wire import SECRET_ORDERS, ListQuery, render_error, timestamp
-from apiserver.machinery.errors import ApiError, conflict, field_error, invalid, not_found, too_many_requests
-from apiserver.resources.secretstore import store_not_empty, stores_exceeded
+from apiserver.machinery.errors import (
+    AlreadyExists,
+    ApiError,
+    Forbidden,
+    InternalError,
+    KeyTaken,
+    NotFound,
+    Unauthorized,
+    conflict,
+    field_error,
+    invalid,
+    not_found,
+    too_many_requests,
+)
+from apiserver.resources.secretstore import StoreLimitExceeded, StoreNotEmpty
 from apiserver.services.cloudflare_secrets import description_for, refused
 
 
@@ -22,16 +35,17 @@ def rendered(error: ApiError) -> tuple[int, dict, str | None]:
 @pytest.mark.parametrize(
     "error, status, code, message",
     [
-        (ApiError(401, "Unauthorized", "Unauthorized"), 403, 10000, "Authentication error"),
-        (ApiError(403, "Forbidden", "no"), 403, 10000, "Authentication error"),
-        (stores_exceeded(1), 400, 1003, "maximum_stores_exceeded"),
-        (store_not_empty("a" * 32), 409, 1004, "store_not_empty"),
+        (Unauthorized("Unauthorized"), 403, 10000, "Authentication error"),
+        (Forbidden("no"), 403, 10000, "Authentication error"),
+        (StoreLimitExceeded(1), 400, 1003, "maximum_stores_exceeded"),
+        (StoreNotEmpty("a" * 32), 409, 1004, "store_not_empty"),
         (refused("maximum_secrets_exceeded"), 400, 1003, "maximum_secrets_exceeded"),
         (refused("secret_scopes_empty"), 400, 1001, "secret_scopes_empty"),
         (not_found("securevalues", "x", "secret.grafana.app"), 404, 1002, "secret_not_found"),
         (not_found("secretstores", "x", "cloudflare.compat.apiserver.local"), 404, 1002, "store_not_found"),
-        (ApiError(404, "NotFound", "no route"), 404, 7003, "No route for that URI"),
-        (ApiError(409, "AlreadyExists", "taken"), 409, 1004, "secret_name_already_exists"),
+        (NotFound("no route"), 404, 7003, "No route for that URI"),
+        (AlreadyExists("taken"), 409, 1004, "secret_name_already_exists"),
+        (KeyTaken("the key is already held"), 409, 1004, "secret_name_already_exists"),
         (
             invalid("SecureValue", "n", [field_error("too_long", "spec.value", "may not be more than 65536 bytes")]),
             400,
@@ -47,7 +61,7 @@ def test_errors_translate_to_cloudflare_codes_and_are_final(error, status, code,
 def test_retryable_errors_are_not_marked_final():
     assert rendered(too_many_requests(3))[2] is None
     assert rendered(conflict("securevalues", "n", "secret.grafana.app"))[2] is None  # a lost write race
-    assert rendered(ApiError(500, "InternalError", "boom"))[1] == {"code": 1000, "message": "internal_error"}
+    assert rendered(InternalError("boom"))[1] == {"code": 1000, "message": "internal_error"}
 
 
 def query(**params) -> MultiDictProxy:
