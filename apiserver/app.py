@@ -144,7 +144,7 @@ async def _lifecycle(app: web.Application):
     components = app[COMPONENTS]
     store = components.store
     await store.open()
-    secret = await store.backend.setting("continue-token-secret", lambda: secrets.token_hex(32))
+    secret = await store.setting("continue-token-secret", lambda: secrets.token_hex(32))
     components.continue_tokens.secret = bytes.fromhex(secret)
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
         try:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..store.errors import RevisionExpired
+from ..store.store import Page
 from .context import RequestContext
 from .continuation import EXPIRED_MESSAGE, ContinueTokens, Position
 from .errors import Cause, bad_request, expired, field_error, invalid
@@ -105,42 +106,40 @@ def list_objects(
         revision, after = position.revision, (position.namespace, position.name)
     elif options.resource_version_match == "Exact":
         revision = int(options.resource_version)
+
+    def accept(key: tuple[str, str], body: dict[str, Any]) -> bool:
+        return matches(registry, options, body) and registry.authorizer.can(ctx.principal, "get", rtype, *key)
+
     try:
-        candidates = _candidates(registry, namespace, options, revision, after)
-        items: list[dict[str, Any]] = []
-        last_key = None
-        more = False
-        for key, body in candidates:
-            if not matches(registry, options, body):
-                continue
-            if not registry.authorizer.can(ctx.principal, "get", rtype, key[0], key[1]):
-                continue
-            if options.limit and len(items) == options.limit:
-                more = True
-                break
-            items.append(body)
-            last_key = key
+        page = _page(registry, namespace, options, revision, after, accept)
     except RevisionExpired:
         raise expired(
             EXPIRED_MESSAGE
             if options.continue_token
-            else f"too old resource version: {revision} ({store.cache.oldest_revision})"
+            else f"too old resource version: {revision} ({store.oldest_revision})"
         ) from None
     list_meta: dict[str, Any] = {"resourceVersion": str(revision)}
-    if more and last_key is not None:
-        list_meta["continue"] = tokens.issue(Position(revision, *last_key), options.query_fingerprint)
-    return {"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": list_meta, "items": items}
+    if page.more and page.last_key is not None:
+        list_meta["continue"] = tokens.issue(Position(revision, *page.last_key), options.query_fingerprint)
+    return {"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": list_meta, "items": page.items}
 
 
-def _candidates(
-    registry: Registry, namespace: str | None, options: ListOptions, revision: int, after: tuple[str, str] | None
-) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
-    resource = registry.type.resource
+def _page(
+    registry: Registry,
+    namespace: str | None,
+    options: ListOptions,
+    revision: int,
+    after: tuple[str, str] | None,
+    accept: Callable[[tuple[str, str], dict[str, Any]], bool],
+) -> Page:
+    store, resource = registry.store, registry.type.resource
     name = options.field_selector.exact_value("metadata.name")
-    if name is not None and namespace is not None and revision >= registry.store.revision:
+    if name is not None and namespace is not None and revision >= store.revision:
         # metadata.name=X (kubectl's single-object watch and wait) is a lookup, not a scan.
-        stored = registry.store.get(resource, namespace, name)
+        stored = store.get(resource, namespace, name)
         if stored is None or (after is not None and stored.key <= after):
-            return iter(())
-        return iter([(stored.key, stored.body)])
-    return registry.store.cache.iter_at(resource, namespace, revision, after)
+            return Page(revision, [], None, more=False)
+        body = stored.body
+        found = accept(stored.key, body)
+        return Page(revision, [body] if found else [], stored.key if found else None, more=False)
+    return store.list_page(resource, namespace, revision=revision, after=after, limit=options.limit, accept=accept)

@@ -51,7 +51,7 @@ async def watch_events(
     try:
         if start in ("", "0"):
             watcher, replay = store.watch(rtype.resource, namespace, None)
-            initial = [body for _, body in store.cache.iter_at(rtype.resource, namespace, store.revision)]
+            initial = store.list_page(rtype.resource, namespace).items
             replay_events: list[dict[str, Any]] = [
                 {"type": "ADDED", "object": body} for body in initial if _visible(registry, ctx, options, body)
             ]

@@ -18,6 +18,7 @@ from typing import Any
 from ..machinery.errors import ApiError, Cause, field_error
 from ..machinery.strategy import ResourceType, Strategy, TableColumn
 from ..machinery.table import age
+from ..store.model import StoredObject
 from ..store.store import Store
 from ..store.txn import Txn
 from . import load_schema
@@ -66,25 +67,19 @@ class StoreNotEmpty(ApiError):
         )
 
 
-def store_secrets(store: Store, namespace: str, store_id: str, txn: Txn | None = None) -> list[str]:
-    """Names of the secure values bound to a store (a scan of the namespace; stores are rarely deleted)."""
-    names = []
-    for stored in store.cache.iter_current(SECURE_VALUES.resource, namespace):
-        labels = stored.body["metadata"].get("labels") or {}
-        if labels.get(STORE_LABEL) != store_id:
-            continue
-        if txn is None or txn.get(SECURE_VALUES.resource, namespace, stored.name) is not None:
-            names.append(stored.name)
-    return names
-
-
-def account_secrets(store: Store, namespace: str) -> list[str]:
-    """Names of the secure values bound to any store of the namespace (what a secrets quota counts)."""
+def store_secrets(txn: Txn, namespace: str, store_id: str) -> list[str]:
+    """Names of the secure values bound to a store as `txn` sees them (a scan of the namespace; stores
+    are rarely deleted), writes pending in the same batch included."""
     return [
         stored.name
-        for stored in store.cache.iter_current(SECURE_VALUES.resource, namespace)
-        if STORE_LABEL in (stored.body["metadata"].get("labels") or {})
+        for stored in txn.iter_current(SECURE_VALUES.resource, namespace)
+        if (stored.body["metadata"].get("labels") or {}).get(STORE_LABEL) == store_id
     ]
+
+
+def in_a_store(stored: StoredObject) -> bool:
+    """Whether a secure value is bound to a store of its namespace (what a secrets quota counts)."""
+    return STORE_LABEL in (stored.body["metadata"].get("labels") or {})
 
 
 class SecretStoreStrategy(Strategy):
@@ -114,18 +109,14 @@ class SecretStoreStrategy(Strategy):
             return
         namespace = obj["metadata"]["namespace"]
         resource = SECRET_STORES.resource
-        # Committed stores still alive in this transaction, or at least one pending in the batch.
-        alive = sum(
-            1
-            for s in self.store.cache.iter_current(resource, namespace)
-            if txn.get(resource, namespace, s.name) is not None
-        )
-        if max(alive, int(txn.any_in(resource, namespace))) >= self.max_per_namespace:
+        # The stores as this transaction sees them: committed ones and those pending in the batch.
+        alive = sum(1 for _ in txn.iter_current(resource, namespace))
+        if alive >= self.max_per_namespace:
             raise StoreLimitExceeded(self.max_per_namespace)
 
     def check_delete(self, txn: Txn, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
-        if store_secrets(self.store, meta["namespace"], meta["name"], txn):
+        if store_secrets(txn, meta["namespace"], meta["name"]):
             raise StoreNotEmpty(meta["name"])
 
     def table_cells(self, obj: dict[str, Any]) -> list[Any]:

@@ -109,7 +109,7 @@ class SecureValueStrategy(Strategy):
         """Fixed for the value's life: the namespace's active keeper when it was created."""
         if old is not None:
             return old["status"].get("keeper", SYSTEM_KEEPER)
-        return active_keeper(self.store.cache.iter_current(KEEPERS.resource, obj["metadata"].get("namespace", "")))
+        return active_keeper(self.store.iter_current(KEEPERS.resource, obj["metadata"].get("namespace", "")))
 
     def check_in_transaction(self, txn: Txn, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """The keeper chosen when the write was prepared must still be the active one when it commits."""

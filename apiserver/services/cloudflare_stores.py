@@ -23,7 +23,7 @@ from ..machinery.registry import Registry
 from ..machinery.strategy import ResourceType
 from ..resources import CLOUDFLARE_ACCOUNT_ID
 from ..resources.namespace import NAMESPACES
-from ..resources.secretstore import SECRET_STORES, account_secrets
+from ..resources.secretstore import SECRET_STORES, in_a_store
 from ..resources.securevalue import SECURE_VALUES
 from ..store.store import Store
 
@@ -77,7 +77,7 @@ class CloudflareAccounts:
 
     def visible(self, ctx: RequestContext) -> list[Account]:
         """The accounts whose secrets the caller may list, by namespace name."""
-        accounts = (_account(stored.body) for stored in self.store.cache.iter_current(NAMESPACES.resource, ""))
+        accounts = (_account(stored.body) for stored in self.store.iter_current(NAMESPACES.resource, ""))
         return [a for a in accounts if a and self.authorizer.can(ctx.principal, "list", SECURE_VALUES, a.namespace)]
 
     def get(self, ctx: RequestContext, account_id: str) -> Account:
@@ -100,7 +100,7 @@ class CloudflareAccounts:
         if namespace is None or self.store.get(NAMESPACES.resource, "", namespace) is None:
             # Ids follow from names (decision 8), so entries never go stale; rebuild only on a miss.
             self._by_id = {}
-            for stored in self.store.cache.iter_current(NAMESPACES.resource, ""):
+            for stored in self.store.iter_current(NAMESPACES.resource, ""):
                 annotations = stored.body["metadata"].get("annotations") or {}
                 if annotations.get(CLOUDFLARE_ACCOUNT_ID):
                     self._by_id[annotations[CLOUDFLARE_ACCOUNT_ID]] = stored.name
@@ -133,7 +133,7 @@ class CloudflareStores:
 
     def list(self, ctx: RequestContext, namespace: str) -> list[dict[str, Any]]:
         self.registry.authorizer.authorize(ctx.principal, "list", SECRET_STORES, namespace)
-        return [s.body for s in self.registry.store.cache.iter_current(SECRET_STORES.resource, namespace)]
+        return [s.body for s in self.registry.store.iter_current(SECRET_STORES.resource, namespace)]
 
     def get(self, ctx: RequestContext, namespace: str, store_id: str) -> dict[str, Any]:
         return self.registry.get(ctx, namespace, store_id)
@@ -141,7 +141,7 @@ class CloudflareStores:
     def secret_count(self, ctx: RequestContext, namespace: str) -> int:
         """The secure values bound to any store of the account, visible to the caller or not."""
         self.registry.authorizer.authorize(ctx.principal, "list", SECRET_STORES, namespace)
-        return len(account_secrets(self.registry.store, namespace))
+        return self.registry.store.count(SECURE_VALUES.resource, namespace, in_a_store)
 
     async def create(self, ctx: RequestContext, namespace: str, names: list[str]) -> list[dict[str, Any]]:
         """Create one store per name, all in one transaction (so a limit refuses all or none)."""

@@ -22,12 +22,12 @@ class FacadeNamespaces:
 
     def by_influxdb_org_id(self, org_id: str) -> dict[str, Any] | None:
         """The namespace whose org ID is `org_id` (16 lower-case hex characters), or None."""
-        stored = self._store.cache.by_index(NAMESPACES.resource, "", org_id)
+        stored = self._store.by_index(NAMESPACES.resource, "", org_id)
         return None if stored is None else stored.body
 
     def all(self) -> list[dict[str, Any]]:
         """Every namespace, by name (authorization is the caller's: see `visible`)."""
-        return [stored.body for stored in self._store.cache.iter_current(NAMESPACES.resource, None)]
+        return [stored.body for stored in self._store.iter_current(NAMESPACES.resource, None)]
 
     def visible(self, principal: Principal, namespace: str) -> bool:
         """Whether the caller may address `namespace` (InfluxDB's `read:orgs/<id>`)."""

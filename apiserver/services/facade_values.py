@@ -134,7 +134,7 @@ class FacadeValues:
     # -- reads ----------------------------------------------------------------------------
 
     def _lookup(self, namespace: str, key: str) -> dict[str, Any] | None:
-        stored = self._store.cache.by_index(SECURE_VALUES.resource, namespace, key)
+        stored = self._store.by_index(SECURE_VALUES.resource, namespace, key)
         return None if stored is None else stored.body
 
     def find(self, ctx: RequestContext, namespace: str, key: str) -> dict[str, Any] | None:
@@ -151,7 +151,7 @@ class FacadeValues:
         self._authorizer.authorize(ctx.principal, "list", SECURE_VALUES, namespace)
         selector = LabelSelector.parse(label_selector)
         found = []
-        for stored in self._store.cache.iter_current(SECURE_VALUES.resource, namespace):
+        for stored in self._store.iter_current(SECURE_VALUES.resource, namespace):
             body = stored.body
             if not selector.matches(body["metadata"].get("labels")):
                 continue

@@ -28,10 +28,7 @@ class KeeperService:
 
         def switch(txn: Txn) -> Any:
             chosen = None
-            for stored in list(self.store.cache.iter_current(KEEPERS.resource, namespace)):
-                current = txn.get(KEEPERS.resource, namespace, stored.name)
-                if current is None:
-                    continue
+            for current in list(txn.iter_current(KEEPERS.resource, namespace)):
                 should_be = current.name == name
                 if bool(current.body.get("status", {}).get("active")) != should_be:
                     body = copy.deepcopy(current.body)

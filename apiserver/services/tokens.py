@@ -182,7 +182,7 @@ class TokenService:
             return Principal(subject=ADMIN_SUBJECT, token_id="bootstrap")
         if self.store is None:
             return None
-        stored = self.store.cache.by_index(STORE_RESOURCE, "", digest.hex())
+        stored = self.store.by_index(STORE_RESOURCE, "", digest.hex())
         compiled = self._compile(stored) if stored is not None else None
         # The index found a candidate by hash; compare in constant time all the same.
         if compiled is None or not hmac.compare_digest(compiled.hashed, digest) or not compiled.usable(time.time()):
@@ -224,11 +224,11 @@ class TokenService:
 
     def find(self, token: str) -> TokenRecord | None:
         """The record of a token given by its secret (for revocation by token)."""
-        stored = self._require_store().cache.by_index(STORE_RESOURCE, "", token_hash(token).hex())
+        stored = self._require_store().by_index(STORE_RESOURCE, "", token_hash(token).hex())
         return TokenRecord.from_body(stored.body) if stored is not None else None
 
     def list(self) -> list[TokenRecord]:
-        return [TokenRecord.from_body(s.body) for s in self._require_store().cache.iter_current(STORE_RESOURCE, "")]
+        return [TokenRecord.from_body(s.body) for s in self._require_store().iter_current(STORE_RESOURCE, "")]
 
     async def create(self, request: TokenRequest) -> tuple[TokenRecord, str]:
         """Store a new token; returns its record and its secret, which is never available again."""

@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .cache import ObjectCache, Watcher
 from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StoreError, StoreUnavailable
-from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
+from .model import DataKeyWrite, Key, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .shared import Change, SharedBackend
 from .tasks import stop_task
 from .txn import Txn
@@ -55,6 +56,16 @@ Queued = tuple[Callable[[Txn], Any], asyncio.Future]
 # The database refused one write of a batch: the batch's other transactions deserve another try.
 _CONFLICTS = (ObjectExists, IndexKeyTaken, RevisionMismatch)
 POLL_SECONDS = 1.0  # a follower looks for missed changes at least this often
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: the revision it was read at, its objects, and where the next page starts."""
+
+    revision: int
+    items: list[dict[str, Any]]
+    last_key: Key | None
+    more: bool
 
 
 class Backend(Protocol):
@@ -125,13 +136,68 @@ class Store:
         await self.backend.close()
 
     # -- reads ----------------------------------------------------------------------------
+    #
+    # Everything above the store reads through these methods (or through the Txn a transaction
+    # function is given); the cache and the backend are the store's own.
 
     @property
     def revision(self) -> int:
         return self.cache.revision
 
+    @property
+    def oldest_revision(self) -> int:
+        """The oldest revision a list or watch can still start from (older ones are Expired)."""
+        return self.cache.oldest_revision
+
     def get(self, resource: str, namespace: str, name: str) -> StoredObject | None:
         return self.cache.get(resource, namespace, name)
+
+    def by_index(self, resource: str, namespace: str, index_key: str) -> StoredObject | None:
+        """The object holding the unique `index_key` of its kind in `namespace` (the strategy's `index_key`)."""
+        return self.cache.by_index(resource, namespace, index_key)
+
+    def iter_current(self, resource: str, namespace: str | None) -> Iterator[StoredObject]:
+        """The current objects of `resource` in `namespace` (None: every namespace), in key order."""
+        return self.cache.iter_current(resource, namespace)
+
+    def count(self, resource: str, namespace: str | None, where: Callable[[StoredObject], bool] | None = None) -> int:
+        """How many current objects of `resource` are in `namespace` (and satisfy `where`)."""
+        if where is None:
+            return self.cache.count(resource, namespace)
+        return sum(1 for stored in self.cache.iter_current(resource, namespace) if where(stored))
+
+    def list_page(
+        self,
+        resource: str,
+        namespace: str | None,
+        *,
+        revision: int | None = None,
+        after: Key | None = None,
+        limit: int = 0,
+        accept: Callable[[Key, dict[str, Any]], bool] | None = None,
+    ) -> Page:
+        """Up to `limit` (0: all) objects as they were at `revision`, in key order after `after`,
+        keeping those `accept` takes. Costs in proportion to what is read, not to the namespace.
+        Raises RevisionExpired for a revision older than the retained window."""
+        at = self.cache.revision if revision is None else revision
+        items: list[dict[str, Any]] = []
+        last: Key | None = None
+        for key, body in self.cache.iter_at(resource, namespace, at, after):
+            if accept is not None and not accept(key, body):
+                continue
+            if limit and len(items) == limit:
+                return Page(at, items, last, more=True)
+            items.append(body)
+            last = key
+        return Page(at, items, last, more=False)
+
+    def read(self, reader: Callable[[Txn], T]) -> T:
+        """Run `reader` against a read-only view of the current state (no await: one consistent moment)."""
+        txn = Txn(self.cache, {}, {})
+        result = reader(txn)
+        if txn.writes:
+            raise RuntimeError("Store.read is for reads; write through Store.commit")
+        return result
 
     def watch(
         self, resource: str, namespace: str | None, after_revision: int | None
@@ -140,6 +206,10 @@ class Store:
 
     async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
         return await self.backend.read_payload(namespace, name, version)
+
+    async def setting(self, key: str, default: Callable[[], str]) -> str:
+        """A server-wide setting kept in the database; `default()` is stored by the first to ask."""
+        return await self.backend.setting(key, default)
 
     async def sync(self) -> None:
         """Bring the cache up to the database's current revision: call before a consistent read.
@@ -313,4 +383,4 @@ def _changes(writes: list[Write]) -> list[Change]:
     return changes
 
 
-__all__ = ["Backend", "Store", "Txn", "DataKeyWrite", "PayloadWrite"]
+__all__ = ["Backend", "Page", "Store", "Txn", "DataKeyWrite", "PayloadWrite"]
