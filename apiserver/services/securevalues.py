@@ -11,7 +11,7 @@ import hmac
 from typing import Any
 
 from ..crypto.envelope import Ciphertext, Envelope
-from ..crypto.errors import DecryptionError
+from ..crypto.errors import CryptoError, DecryptionError
 from ..store.store import Store
 from ..store.txn import Txn
 from .secret_bytes import SecretBytes
@@ -52,7 +52,15 @@ class SecureValuePayload:
             if obj.get("spec", {}).get("ref"):
                 raise ValueNotStored(name)
             raise DecryptionError()
-        plaintext = await self.envelope.decrypt(namespace, name, version, Ciphertext(*row))
+        try:
+            plaintext = await self.envelope.decrypt(namespace, name, version, Ciphertext(*row))
+        except CryptoError:
+            # The store may have answered from its cache a ciphertext re-encrypted since (and its old
+            # data key destroyed): read the database's once more before calling the value broken.
+            fresh = await self.store.read_payload(namespace, name, version, fresh=True)
+            if fresh is None or tuple(fresh) == tuple(row):
+                raise
+            plaintext = await self.envelope.decrypt(namespace, name, version, Ciphertext(*fresh))
         return SecretBytes(plaintext)
 
     async def unchanged(self, old: dict[str, Any], payload: SecretBytes | None) -> bool:

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 from .cache import ObjectCache, Watcher
 from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StoreError, StoreUnavailable
 from .model import DataKeyWrite, Key, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
+from .payload_cache import PayloadCache
 from .shared import Change, SharedBackend
 from .tasks import stop_task
 from .txn import Txn
@@ -101,6 +102,7 @@ class Store:
     ) -> None:
         self.backend = backend
         self.cache = ObjectCache(event_window, watcher_backlog)
+        self._payloads = PayloadCache()
         self.shared = isinstance(backend, SharedBackend)
         # Told the namespace (None: all) whose active data key another replica replaced.
         self.on_data_key_change: Callable[[str | None], None] | None = None
@@ -204,8 +206,19 @@ class Store:
     ) -> tuple[Watcher, list[WatchEvent]]:
         return self.cache.watch(resource, namespace, after_revision)
 
-    async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
-        return await self.backend.read_payload(namespace, name, version)
+    async def read_payload(
+        self, namespace: str, name: str, version: int, *, fresh: bool = False
+    ) -> tuple[str, bytes] | None:
+        """A version's (data key id, ciphertext); `fresh` reads past the cache (see payload_cache.py)."""
+        if not fresh:
+            cached = self._payloads.get(namespace, name, version)
+            if cached is not None:
+                return cached
+        epoch = self._payloads.epoch
+        row = await self.backend.read_payload(namespace, name, version)  # type: ignore[union-attr]
+        if row is not None and epoch == self._payloads.epoch:
+            self._payloads.remember(namespace, name, version, (row[0], bytes(row[1])))
+        return row
 
     async def setting(self, key: str, default: Callable[[], str]) -> str:
         """A server-wide setting kept in the database; `default()` is stored by the first to ask."""
@@ -240,6 +253,7 @@ class Store:
         objects, revision = await self.backend.load()  # type: ignore[attr-defined]
         oldest, history = await self.backend.history(revision)  # type: ignore[attr-defined]
         self.cache.reload(objects, revision, [c.event for c in history if c.event], oldest)
+        self._payloads.clear()
         if self.on_data_key_change:
             self.on_data_key_change(None)
 
@@ -247,6 +261,9 @@ class Store:
         """Apply committed changes newer than the cache (each arrives by one path or more)."""
         fresh = [c for c in changes if c.revision > self.cache.revision]
         self.cache.apply([(c.event, c.stored) for c in fresh if c.event is not None])
+        for change in fresh:
+            if change.event is not None:
+                self._payloads.forget(change.event.namespace, change.event.name)
         for change in fresh:
             if change.data_key_namespace is not None and self.on_data_key_change:
                 self.on_data_key_change(change.data_key_namespace)
@@ -328,9 +345,20 @@ class Store:
             return
         if writes:
             self._apply(_changes(writes), revision)
+            self._remember_payloads(writes)
         for (_, future), result in done:
             if not future.done():
                 future.set_result(result)
+
+    def _remember_payloads(self, writes: list[Write]) -> None:
+        """A value just written is the one most likely to be decrypted next (a service starting)."""
+        for write in writes:
+            if not isinstance(write, PayloadWrite):
+                continue
+            if write.op == "put":
+                self._payloads.remember(write.namespace, write.name, write.version, (write.data_key_id, write.blob))
+            else:
+                self._payloads.forget(write.namespace, write.name)
 
     def _run_transactions(self, queued: list[Queued], done: list[tuple[Queued, Any]]) -> tuple[list[Write], int]:
         """Run each transaction against the cache and the batch so far; returns the writes and last revision."""

@@ -201,3 +201,22 @@ async def test_a_replica_left_behind_the_retained_changes_reloads(postgres):
         assert watcher.closed  # it missed events: its client must re-list
     finally:
         await case.close_all()
+
+
+async def test_a_value_deleted_and_recreated_on_one_replica_is_not_read_stale_on_the_other(replicas):
+    """Replicas cache ciphertexts they read; another replica's delete must make them forget."""
+    _, a, b = replicas
+    await create(a, "x")
+    await a.commit(lambda txn: txn.put_payload("ns1", "x", 1, "dek-1", b"old"))
+    await b.sync()
+    assert await b.read_payload("ns1", "x", 1) == ("dek-1", b"old")  # cached on b
+
+    def delete_all(txn):
+        txn.delete(SV, "ns1", "x", expected_revision=None)
+        txn.destroy_payloads("ns1", "x")
+
+    await a.commit(delete_all)
+    await create(a, "x")
+    await a.commit(lambda txn: txn.put_payload("ns1", "x", 1, "dek-1", b"new"))
+    await b.sync()  # what a consistent read does before it is served
+    assert await b.read_payload("ns1", "x", 1) == ("dek-1", b"new")

@@ -299,3 +299,29 @@ async def test_sync_is_safe_on_every_backend(store):
     await create(store, "a")
     await store.sync()
     assert store.get(SV, "ns1", "a") is not None
+
+
+async def test_payload_reads_never_return_a_deleted_objects_ciphertext(store):
+    """Read payloads are cached: a delete and re-create under the same name must not meet the old one."""
+    await create(store, "a")
+    await store.commit(lambda txn: txn.put_payload("ns1", "a", 1, "dek-1", b"old"))
+    assert await store.read_payload("ns1", "a", 1) == ("dek-1", b"old")  # now cached
+
+    def delete_all(txn):
+        txn.delete(SV, "ns1", "a", expected_revision=None)
+        txn.destroy_payloads("ns1", "a")
+
+    await store.commit(delete_all)
+    assert await store.read_payload("ns1", "a", 1) is None
+    await create(store, "a")
+    await store.commit(lambda txn: txn.put_payload("ns1", "a", 1, "dek-2", b"new"))
+    assert await store.read_payload("ns1", "a", 1) == ("dek-2", b"new")
+    assert await store.read_payload("ns1", "a", 1, fresh=True) == ("dek-2", b"new")
+
+
+async def test_a_fresh_payload_read_sees_a_rewrite_of_the_same_version(store):
+    await store.commit(lambda txn: txn.put_payload("ns1", "a", 1, "dek-1", b"first"))
+    assert await store.read_payload("ns1", "a", 1) == ("dek-1", b"first")
+    await store.commit(lambda txn: txn.put_payload("ns1", "a", 1, "dek-2", b"re-encrypted"))
+    assert await store.read_payload("ns1", "a", 1) == ("dek-2", b"re-encrypted")
+    assert await store.read_payload("ns1", "a", 1, fresh=True) == ("dek-2", b"re-encrypted")
