@@ -30,8 +30,7 @@ NAMESPACES = ResourceType(
     short_names=("ns",),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
 )
-# Kinds whose objects keep a namespace from being deleted.
-CONTENT_RESOURCES = ("securevalues", "keepers")
+_NAMED_REMAINING = 3  # a refused delete names this many objects of each kind, then counts the rest
 _ORG_NAME = re.compile(r"org-([1-9][0-9]{0,18})")
 
 
@@ -99,9 +98,12 @@ class NamespaceStrategy(Strategy):
         name = obj["metadata"]["name"]
         if name == DEFAULT_NAMESPACE:
             raise forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted', "namespaces", name)
-        for resource in CONTENT_RESOURCES:
-            if txn.any_in(resource, name):
-                raise conflict("namespaces", name, "", f"the namespace still holds {resource}; delete them first")
+        # Every kind counts, the facades' own (Cloudflare secrets stores) included: whatever stayed
+        # behind would silently come back with a namespace created again under the same name.
+        remaining = [_remaining(resource, txn, name) for resource in txn.resources_in(name)]
+        if remaining:
+            held = "; ".join(remaining)
+            raise conflict("namespaces", name, "", f"the namespace still holds {held}; delete them first")
 
     def table_cells(self, obj: dict[str, Any]) -> list[Any]:
         return [
@@ -109,3 +111,11 @@ class NamespaceStrategy(Strategy):
             obj.get("status", {}).get("phase", "Active"),
             age(obj["metadata"].get("creationTimestamp")),
         ]
+
+
+def _remaining(resource: str, txn: Txn, namespace: str) -> str:
+    """`securevalues "a", "b", "c" and 4 more`: what of one kind keeps the namespace from going."""
+    names = sorted(stored.name for stored in txn.iter_current(resource, namespace))
+    shown = ", ".join(f'"{n}"' for n in names[:_NAMED_REMAINING])
+    rest = len(names) - _NAMED_REMAINING
+    return f"{resource} {shown}" + (f" and {rest} more" if rest > 0 else "")

@@ -181,6 +181,10 @@ class ObjectCache:
             return len(objects)
         return sum(1 for _ in objects.irange((namespace, ""), (namespace, _MAX_NAME)))
 
+    def resources(self) -> list[str]:
+        """Every resource that holds at least one object (in any namespace)."""
+        return [resource for resource, objects in self._objects.items() if objects]
+
     def any_in(self, resource: str, namespace: str) -> bool:
         objects = self._objects.get(resource)
         return bool(objects) and next(iter(objects.irange((namespace, ""), (namespace, _MAX_NAME))), None) is not None

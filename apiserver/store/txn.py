@@ -73,6 +73,12 @@ class Txn:
         """Whether any object of `resource` lives in `namespace`, pending writes included."""
         return next(self.iter_current(resource, namespace), None) is not None
 
+    def resources_in(self, namespace: str) -> list[str]:
+        """Every resource, of any kind, with an object in `namespace` (pending writes included), sorted."""
+        candidates = set(self._cache.resources())
+        candidates.update(resource for layer in (self._local, self._batch) for resource, _, _ in layer)
+        return sorted(resource for resource in candidates if self.any_in(resource, namespace))
+
     # -- object writes --------------------------------------------------------------------
 
     def create(

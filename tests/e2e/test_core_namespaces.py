@@ -94,7 +94,8 @@ def test_a_namespace_holding_values_or_keepers_cannot_be_deleted(server):
         server.session.delete(ns_url(server, "busy")),
         409,
         "Conflict",
-        'Operation cannot be fulfilled on namespaces "busy": the namespace still holds securevalues; delete them first',
+        'Operation cannot be fulfilled on namespaces "busy": '
+        'the namespace still holds securevalues "v"; delete them first',
     )
     assert state(server) == before
     server.session.delete(server.sv_url("busy", "v"))
