@@ -99,17 +99,14 @@ class SqliteBackend:
             )
 
     async def persist(self, writes: list[Write], revision: int) -> None:
+        """Write a batch in one transaction, in a single hop to the connection's thread.
+
+        One await per statement cost a thread round-trip each (15-25% of a create's CPU); the
+        batch's statements are plain SQLite calls, so they run together on aiosqlite's thread.
+        """
         db = self._writer
         assert db is not None
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            for write in writes:
-                await _apply(db, write)
-            await db.execute("UPDATE settings SET value = ? WHERE key = 'revision'", (str(revision),))
-            await db.commit()
-        except BaseException:
-            await db.rollback()
-            raise
+        await db._execute(_persist, db._conn, writes, revision)  # aiosqlite's hop to its thread
 
     async def _read(self, query: str, params: tuple) -> list:
         """One query on the reader connection, executed and fetched in a single call.
@@ -179,52 +176,65 @@ def _key_row(row) -> DataKeyRow:
     return (row[0], row[1], row[2], bytes(row[3]), float(row[4]), bool(row[5]))
 
 
-async def _apply(db: aiosqlite.Connection, write: Write) -> None:
+def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> None:
+    """Runs on the connection's thread: every write of a batch, then the revision, in one transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for write in writes:
+            _apply(conn, write)
+        conn.execute("UPDATE settings SET value = ? WHERE key = 'revision'", (str(revision),))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.rollback()  # a no-op when SQLite already rolled the transaction back itself
+        raise
+
+
+def _apply(conn: sqlite3.Connection, write: Write) -> None:
     if isinstance(write, ObjectWrite):
-        await _apply_object(db, write)
+        _apply_object(conn, write)
     elif isinstance(write, PayloadWrite):
         if write.op == "put":
-            await db.execute(
+            conn.execute(
                 "INSERT OR REPLACE INTO payloads VALUES (?, ?, ?, ?, ?)",
                 (write.namespace, write.name, write.version, write.data_key_id, write.blob),
             )
         else:
-            await db.execute("DELETE FROM payloads WHERE namespace = ? AND name = ?", (write.namespace, write.name))
+            conn.execute("DELETE FROM payloads WHERE namespace = ? AND name = ?", (write.namespace, write.name))
     elif isinstance(write, DataKeyWrite):
         if write.op == "insert":
-            await db.execute("UPDATE data_keys SET active = 0 WHERE namespace = ?", (write.namespace,))
-            await db.execute(
+            conn.execute("UPDATE data_keys SET active = 0 WHERE namespace = ?", (write.namespace,))
+            conn.execute(
                 "INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, 1)",
                 (write.id, write.namespace, write.kek_id, write.wrapped, write.created),
             )
         else:
-            await db.execute(
+            conn.execute(
                 "UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?", (write.kek_id, write.wrapped, write.id)
             )
 
 
-async def _apply_object(db: aiosqlite.Connection, write: ObjectWrite) -> None:
+def _apply_object(conn: sqlite3.Connection, write: ObjectWrite) -> None:
     key = (write.resource, write.namespace, write.name)
     if write.op == "create":
         try:
-            await db.execute(
+            conn.execute(
                 "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
                 (*key, write.revision, write.index_key, orjson.dumps(write.body)),
             )
         except sqlite3.IntegrityError as exc:
-            raise await _unique_violation(db, write, exc) from None
+            raise _unique_violation(conn, write, exc) from None
         return
     if write.op == "update":
         try:
-            cur = await db.execute(
+            cur = conn.execute(
                 "UPDATE objects SET revision = ?, index_key = ?, body = ? "
                 "WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
                 (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision),
             )
         except sqlite3.IntegrityError as exc:
-            raise await _unique_violation(db, write, exc) from None
+            raise _unique_violation(conn, write, exc) from None
     else:
-        cur = await db.execute(
+        cur = conn.execute(
             "DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
             (*key, write.expected_revision),
         )
@@ -233,14 +243,13 @@ async def _apply_object(db: aiosqlite.Connection, write: ObjectWrite) -> None:
         raise RevisionMismatch(*key)
 
 
-async def _unique_violation(db: aiosqlite.Connection, write: ObjectWrite, exc: sqlite3.IntegrityError) -> Exception:
+def _unique_violation(conn: sqlite3.Connection, write: ObjectWrite, exc: sqlite3.IntegrityError) -> Exception:
     """The store error for a duplicate the cache did not see (a name, or an index key held by another)."""
     key = (write.resource, write.namespace, write.name)
     if "index_key" in str(exc) and write.index_key is not None:
-        async with db.execute(
+        row = conn.execute(
             "SELECT name FROM objects WHERE resource = ? AND namespace = ? AND index_key = ?",
             (write.resource, write.namespace, write.index_key),
-        ) as cur:
-            row = await cur.fetchone()
+        ).fetchone()
         return IndexKeyTaken(*key, write.index_key, row[0] if row else "")
     return ObjectExists(*key)
