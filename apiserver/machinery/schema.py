@@ -30,6 +30,8 @@ from apiserver.machinery.fast_schema import compile_check
 Segment = str | int
 
 _MAX_REF_DEPTH = 32
+# Immutable JSON leaves: returned as they are instead of deep-copied (the common case by far).
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[([^\]]*)\]")
 
 
@@ -113,7 +115,22 @@ def _clean(value: Any, schema: dict | None, path: str, unknown: list[str]) -> An
             out[key] = _clean(item, sub, _join(path, key, how), unknown)
         return out
     if isinstance(value, list) and schema is not None and isinstance(schema.get("items"), dict):
-        return [_clean(item, schema["items"], f"{path}[{i}]", unknown) for i, item in enumerate(value)]
+        items = schema["items"]
+        if not ("properties" in items or "additionalProperties" in items or "items" in items):
+            return [_copy(item) for item in value]
+        return [_clean(item, items, f"{path}[{i}]", unknown) for i, item in enumerate(value)]
+    return _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of decoded JSON; several times faster than `copy.deepcopy`, which keeps a memo."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {key: _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy(item) for item in value]
     return copy.deepcopy(value)
 
 
