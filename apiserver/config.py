@@ -6,7 +6,7 @@ Precedence, highest first: command-line flags, environment, config file, default
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     event_window: int = Field(50_000, gt=0)
     continue_ttl_seconds: float = Field(900.0, gt=0)
     log_level: str = "INFO"
+    # The asyncio event loop implementation: the standard one, or uvloop (bench/README.md compares them).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     access_log: bool = (
         False  # as kube-apiserver: off by default; one INFO line per request costs ~40% of a GET (bench/README.md)
     )

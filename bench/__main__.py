@@ -225,15 +225,23 @@ def _decrypt(bench: Bench, report: Report) -> None:
     if isinstance(result, str):
         report.add(Row("DECRYPT by service token", note=result), decrypt=result)
         return
+    # The same HTTP ceiling as GET's: a decrypt is a small request answered with a small body.
+    baseline = Result(**report.figures["get_baseline"]) if "get_baseline" in report.figures else None
+    ratio = result.rate / baseline.rate if baseline and baseline.rate else 0.0
     report.add(
         Row(
-            f"DECRYPT by service token ({bench.sizes.connections} conn)",
+            f"DECRYPT by service token, audited ({bench.sizes.connections} conn)",
             _rate(result),
             _ms(result.p50_ms),
             _ms(result.p99_ms),
-            note=_errors(result),
+            f"bare aiohttp {_rate(baseline)}/s" if baseline else "",
+            f"{ratio:.2f}x" if baseline else "",
+            ">= 0.5x" if baseline else "",
+            verdict(ratio >= 0.5 and not result.errors) if baseline else "",
+            _cpu_note(result, baseline) if baseline else _errors(result),
         ),
         decrypt=vars(result),
+        decrypt_ratio=ratio,
     )
 
 
@@ -270,7 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated scenarios among {','.join(SCENARIOS)}")
     parser.add_argument("--workdir", type=Path, help="keep data and logs here (default: a temporary directory)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="event loop of the server and of the bare-aiohttp baseline alike (default asyncio)",
+    )
     args = parser.parse_args(argv)
+    procs.EVENT_LOOP = args.event_loop
     sizes = TINY if args.tiny else Sizes()
     for name in ("seconds", "large", "watchers"):
         if getattr(args, name) is not None:

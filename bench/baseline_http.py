@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from apiserver.cli.serve import new_event_loop
+
 
 def make_app(body: bytes) -> web.Application:
     async def get(request: web.Request) -> web.Response:
@@ -30,8 +32,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--body", type=Path, required=True)
+    parser.add_argument("--event-loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = parser.parse_args()
-    web.run_app(make_app(args.body.read_bytes()), host="127.0.0.1", port=args.port, print=None)
+    loop = new_event_loop(args.event_loop)
+    web.run_app(make_app(args.body.read_bytes()), host="127.0.0.1", port=args.port, print=None, loop=loop)
 
 
 if __name__ == "__main__":

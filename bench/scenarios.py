@@ -212,13 +212,16 @@ def decrypt(bench: Bench) -> Result | str:
         return "skipped: the decrypt route is not there yet"
     if status != 200:
         return f"skipped: decrypt answered {status} {body[:200]!r}"
-    return wrk.run(
-        bench.server.url + path,
-        "post",
-        connections=bench.sizes.connections,
-        seconds=bench.sizes.seconds,
-        headers=bench.auth(token),
-        constants={"BODY": ""},
+    return measured(
+        bench.server,
+        lambda: wrk.run(
+            bench.server.url + path,
+            "post",
+            connections=bench.sizes.connections,
+            seconds=bench.sizes.seconds,
+            headers=bench.auth(token),
+            constants={"BODY": ""},
+        ),
     )
 
 

@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument(
+        "--event-loop",
+        choices=("asyncio", "uvloop"),
+        help="event loop implementation (or APISERVER_EVENT_LOOP; default asyncio)",
+    )
+    serve.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -62,6 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Cloudflare Secrets Store secrets per account (default 100, as Cloudflare)",
     )
     serve.set_defaults(run=_serve)
+
+
+def new_event_loop(kind: str):
+    """The loop `serve` runs on: None leaves it to aiohttp (the standard asyncio loop)."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -96,6 +110,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         web.run_app(
             app,
+            loop=new_event_loop(settings.event_loop),
             host=settings.host,
             port=settings.port,
             ssl_context=context,
