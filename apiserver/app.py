@@ -14,7 +14,7 @@ from .crypto.envelope import Envelope
 from .crypto.errors import KekConfigError
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
 from .http import decrypt as decrypt_routes
-from .http import native, token_routes
+from .http import key_routes, native, token_routes
 from .http.auth import TokenAuthenticator
 from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
@@ -32,6 +32,8 @@ from .services.cloudflare_secrets import CloudflareServices
 from .services.decrypt import DecryptService
 from .services.facade_values import FacadeValues
 from .services.keepers import KeeperService
+from .services.kek_reload import KekReloader
+from .services.keys import KeyService
 from .services.securevalues import SecureValuePayload
 from .services.token_admin import TokenAdmin
 from .services.tokens import ADMIN_SUBJECT, TokenService, bootstrap_admin_token
@@ -62,6 +64,7 @@ class Components:
     token_admin: TokenAdmin
     influxdb_values: FacadeValues  # the InfluxDB facade's values (issue 5)
     cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services (issue 6)
+    keys: KeyService | None = None  # key maintenance: status, rotation, re-wrap, re-encryption
     registries: dict[str, Registry] = field(default_factory=dict)
 
 
@@ -86,7 +89,12 @@ def build_components(settings: Settings) -> Components:
     # keeps the mode its operator gave it.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store(_backend(settings), event_window=settings.event_window)
-    envelope = Envelope(load_keks(settings), StoreDataKeys(store), rotation_period=settings.dek_rotation_seconds)
+    data_keys = StoreDataKeys(store)
+    # A KEK file can change under a running server (rotation); a KEK from the environment cannot.
+    reload_keks = (lambda: load_keks(settings)) if settings.kek is None else None
+    envelope = Envelope(
+        load_keks(settings), data_keys, rotation_period=settings.dek_rotation_seconds, reload_keks=reload_keks
+    )
     store.on_data_key_change = envelope.forget_active  # another replica rotated a namespace's DEK
     admin = bootstrap_admin_token(
         settings.data_dir, settings.admin_token.get_secret_value() if settings.admin_token else None
@@ -128,6 +136,15 @@ def build_components(settings: Settings) -> Components:
             quota=settings.cloudflare_secrets_quota,
         ),
     )
+    components.keys = KeyService(
+        envelope,
+        data_keys,
+        store,
+        authorizer,
+        auditor,
+        load_keks=reload_keks,
+        retire_grace=settings.dek_retire_grace_seconds,
+    )
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
     return components
 
@@ -146,12 +163,20 @@ async def _lifecycle(app: web.Application):
     await store.open()
     secret = await store.setting("continue-token-secret", lambda: secrets.token_hex(32))
     components.continue_tokens.secret = bytes.fromhex(secret)
+    # A server whose KEKs cannot open its data keys would answer every decrypt with an error:
+    # refuse to start instead, naming the KEK (a restore without its KEK, a wrong key file).
+    await components.envelope.check_data_keys()
+    assert components.keys is not None
+    kek_file = components.settings.kek_path if components.settings.kek is None else None
+    reloader = KekReloader(components.keys, kek_file, components.settings.kek_watch_seconds)
+    reloader.start()
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
         try:
             await components.namespaces.create(RequestContext(SYSTEM), "", {"metadata": {"name": DEFAULT_NAMESPACE}})
         except AlreadyExists:  # another replica, starting at the same time, created it first
             pass
     yield
+    await reloader.stop()
     await store.close()
     components.auditor.close()
 
@@ -173,6 +198,8 @@ def create_app(settings: Settings) -> web.Application:
     native.add_routes(app, components)
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)
+    assert components.keys is not None
+    key_routes.add_routes(app, components.keys)
     cloudflare.add_routes(app, components.cloudflare)
     influxdb.setup(app, components)
     return app

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # postgresql://user:password@host/db: replicas share one store there (default: SQLite in data_dir).
     database_url: SecretStr | None = None
     dek_rotation_seconds: float = Field(86400.0, gt=0)
+    # A data key that protects nothing is destroyed once its successor is this old: writes sealed
+    # just before a rotation may still be on their way to the database with the old key.
+    kek_watch_seconds: float = Field(2.0, ge=0)  # how often the KEK file is checked for changes; 0: only SIGHUP
+    dek_retire_grace_seconds: float = Field(60.0, ge=0)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_self_signed: bool = False  # generate (once) a certificate for loopback into <data_dir>/tls

@@ -118,7 +118,7 @@ def _serve(args: argparse.Namespace) -> int:
             access_log_format='%a "%r" %s %b %Tfs',
             print=lambda _: print(f"serving on {scheme}://{settings.host}:{settings.port}", flush=True),
         )
-    except StoreError as exc:  # e.g. a database from a newer server: a clear message, not a traceback
+    except (StoreError, KekConfigError) as exc:  # a newer database, KEKs that do not open the data keys
         print(f"apiserver: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import aead
-from .errors import DecryptionError
+from .errors import DecryptionError, KekConfigError, KekMismatch, KekMissing
 from .kek import KekRing
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class Envelope:
         *,
         rotation_period: float = 86400.0,
         clock: Callable[[], float] = time.time,
+        reload_keks: Callable[[], KekRing] | None = None,
     ) -> None:
         if rotation_period <= 0:
             raise ValueError("rotation_period must be positive")
@@ -106,6 +107,10 @@ class Envelope:
         self._deks: dict[str, _Dek] = {}  # unwrapped DEKs by id: each is unwrapped once
         self._active: dict[str, _Dek] = {}  # active DEK by namespace
         self._locks: dict[str, asyncio.Lock] = {}
+        # Re-reads the KEK source when a data key names a KEK we lack: another replica re-wrapped
+        # it under a KEK just added to the shared file.
+        self._reload_keks = reload_keks
+        self._last_reload = 0.0
 
     def __repr__(self) -> str:
         return f"Envelope(keks={self._keks!r}, cached_data_keys={len(self._deks)})"
@@ -132,6 +137,49 @@ class Envelope:
         if dek.namespace != namespace:
             raise DecryptionError()
         return aead.open_(dek.key, ciphertext.blob, aad)
+
+    @property
+    def keks(self) -> KekRing:
+        return self._keks
+
+    def replace_keks(self, keks: KekRing) -> None:
+        """Use a re-read KEK ring: its active KEK wraps new data keys from now on.
+
+        Unwrapped data keys stay cached: a KEK rotation changes their wrapping, not the keys.
+        """
+        self._keks = keks
+        log.info("KEKs loaded: %s, active %s", ", ".join(keks.ids()), keks.active.id)
+
+    def cached_data_key(self, key_id: str) -> bool:
+        return key_id in self._deks
+
+    def forget_data_key(self, key_id: str) -> None:
+        """Drop a destroyed data key from memory."""
+        dek = self._deks.pop(key_id, None)
+        if dek is not None and self._active.get(dek.namespace) is dek:
+            del self._active[dek.namespace]
+
+    async def active_data_key_id(self, namespace: str) -> str:
+        """The id of the DEK that seals the namespace's new values (created if due)."""
+        return (await self._active_dek(namespace)).id
+
+    async def reseal(self, namespace: str, name: str, version: int, ciphertext: Ciphertext) -> Ciphertext:
+        """Re-encrypt a stored value under the namespace's active DEK (same row, same associated data)."""
+        plaintext = await self.decrypt(namespace, name, version, ciphertext)
+        return await self.encrypt(namespace, name, version, plaintext)
+
+    async def check_data_keys(self) -> None:
+        """Unwrap every stored DEK once: `KekMissing` names a KEK that a data key needs and we lack,
+        `KekMismatch` one whose configured key does not open the data keys it wrapped."""
+        for record in await self._repository.data_keys():
+            if record.id in self._deks:
+                continue
+            if record.kek_id not in self._keks.ids():
+                raise KekMissing(record.kek_id)
+            try:
+                self._unwrap(record)
+            except DecryptionError:
+                raise KekMismatch(record.kek_id) from None
 
     async def rotate(self, namespace: str) -> str:
         """Make a new active DEK for the namespace now; returns its id."""
@@ -206,11 +254,26 @@ class Envelope:
         log.info("created data key %s for namespace %s under KEK %s", dek.id, namespace, kek.id)
         return dek
 
+    def _reload_for(self, kek_id: str) -> None:
+        """Re-read the KEK source (at most once a second) because a data key needs `kek_id`."""
+        if self._reload_keks is None or self._clock() - self._last_reload < 1.0:
+            return
+        self._last_reload = self._clock()
+        try:
+            keks = self._reload_keks()
+        except KekConfigError as exc:
+            log.warning("KEK %s is needed but the KEK source could not be re-read: %s", kek_id, exc)
+            return
+        if kek_id in keks.ids():
+            self.replace_keks(keks)
+
     def _unwrap(self, record: DataKeyRecord) -> _Dek:
         """The DEK of a record, from the cache or unwrapped with its KEK (then cached)."""
         dek = self._deks.get(record.id)
         if dek is not None:
             return dek
+        if record.kek_id not in self._keks.ids():
+            self._reload_for(record.kek_id)
         kek = self._keks.get(record.kek_id)  # DecryptionError if the KEK is not configured
         key = aead.open_(kek.key, record.wrapped, dek_aad(record.id, record.namespace))
         dek = self._deks[record.id] = _Dek(record.id, record.namespace, record.created, key)

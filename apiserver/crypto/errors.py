@@ -27,3 +27,25 @@ class DecryptionError(CryptoError):
 
 class KekConfigError(CryptoError):
     """The key-encryption keys are missing or misconfigured (file, mode, syntax, environment)."""
+
+
+class KekMissing(KekConfigError):
+    """Stored data keys are wrapped by a KEK that is not configured (e.g. a restore without its KEK)."""
+
+    def __init__(self, kek_id: str) -> None:
+        super().__init__(
+            f"the data keys in the database are wrapped by KEK {kek_id!r}, which is not configured: "
+            "give the KEK file (or APISERVER_KEK) that holds it"
+        )
+        self.kek_id = kek_id
+
+
+class KekMismatch(KekConfigError):
+    """A configured KEK has the id the data keys name, but another key: it does not open them."""
+
+    def __init__(self, kek_id: str) -> None:
+        super().__init__(
+            f"KEK {kek_id!r} as configured does not open the data keys it wrapped: "
+            "this is not the key that was used under that id"
+        )
+        self.kek_id = kek_id

@@ -1,9 +1,31 @@
-"""The store as the crypto layer's DataKeyRepository: wrapped DEKs live beside the data they seal."""
+"""The store as the crypto layer's DataKeyRepository: wrapped DEKs live beside the data they seal.
+
+It also answers the questions of key maintenance (how many values each data key protects, which
+values are sealed by a data key that is no longer active) and makes its writes: re-sealing one
+value under another data key, destroying a data key that protects nothing.
+"""
 
 from __future__ import annotations
 
-from ..crypto.envelope import DataKeyRecord
+from dataclasses import dataclass, field
+
+from ..crypto.envelope import Ciphertext, DataKeyRecord
 from .store import Store
+from .txn import Txn
+
+
+@dataclass(frozen=True)
+class StalePayload:
+    """A stored value sealed by a data key that is no longer its namespace's active one."""
+
+    namespace: str
+    name: str
+    version: int
+    ciphertext: Ciphertext = field(repr=False)
+
+    @property
+    def position(self) -> tuple[str, str, int]:
+        return (self.namespace, self.name, self.version)
 
 
 class StoreDataKeys:
@@ -28,3 +50,42 @@ class StoreDataKeys:
 
     async def update_wrapped(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
         await self._store.commit(lambda txn: txn.rewrap_data_key(key_id, kek_id, wrapped))
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    async def usage(self) -> dict[str, int]:
+        """How many stored values (every version) each data key id seals."""
+        return await self._store.backend.read_data_key_usage()
+
+    async def stale_payloads(
+        self, namespace: str | None, after: tuple[str, str, int] | None, limit: int
+    ) -> list[StalePayload]:
+        """Up to `limit` values not sealed by their namespace's active data key, in key order after `after`."""
+        rows = await self._store.backend.read_stale_payloads(namespace, after, limit)
+        return [StalePayload(ns, name, version, Ciphertext(key_id, blob)) for ns, name, version, key_id, blob in rows]
+
+    async def count_stale_payloads(self, namespace: str | None) -> int:
+        return await self._store.backend.count_stale_payloads(namespace)
+
+    async def reseal(self, resealed: list[tuple[StalePayload, Ciphertext]]) -> None:
+        """Replace values by their re-encryptions, in one transaction; each is a no-op if its value was
+        deleted or re-sealed meanwhile (a concurrent delete wins, nothing is resurrected)."""
+
+        def write(txn: Txn) -> None:
+            for stale, sealed in resealed:
+                txn.reseal_payload(
+                    stale.namespace,
+                    stale.name,
+                    stale.version,
+                    stale.ciphertext.data_key_id,
+                    sealed.data_key_id,
+                    sealed.blob,
+                )
+
+        if resealed:
+            await self._store.commit(write)
+
+    async def destroy(self, key_id: str) -> bool:
+        """Destroy an inactive data key that seals nothing (the database re-checks both); whether it is gone."""
+        await self._store.commit(lambda txn: txn.destroy_data_key(key_id))
+        return await self._store.backend.read_data_key(key_id) is None

@@ -117,21 +117,27 @@ class ObjectWrite:
 
 @dataclass(slots=True)
 class PayloadWrite:
-    """Store an encrypted payload for (namespace, name, version), or destroy all of a name's payloads."""
+    """Store an encrypted payload for (namespace, name, version), or destroy all of a name's payloads.
 
-    op: Literal["put", "destroy"]
+    `reseal` replaces one payload re-encrypted under another data key, only if it still exists
+    under `previous_data_key_id` (a concurrent delete or re-encryption wins; nothing is resurrected).
+    """
+
+    op: Literal["put", "destroy", "reseal"]
     namespace: str
     name: str
     version: int = 0
     data_key_id: str = ""
     blob: bytes = b""
+    previous_data_key_id: str = ""
 
 
 @dataclass(slots=True)
 class DataKeyWrite:
-    """Insert a wrapped data key as the namespace's active one, or re-wrap an existing key."""
+    """Insert a wrapped data key as the namespace's active one, re-wrap an existing key, or destroy
+    one (only if inactive and no payload refers to it: the database checks, not the caller)."""
 
-    op: Literal["insert", "rewrap"]
+    op: Literal["insert", "rewrap", "destroy"]
     id: str
     namespace: str = ""
     kek_id: str = ""

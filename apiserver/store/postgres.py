@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "apiserver_changes"
 DataKeyRow = tuple[str, str, str, bytes, float, bool]
 _DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active"
+StalePayload = tuple[str, str, int, str, bytes]  # namespace, name, version, data key id, blob
+# A payload sealed by a data key that is no longer its namespace's active one (or is missing).
+_STALE = "NOT COALESCE(d.active, false)"
 _CHANGE_COLUMNS = "revision, type, resource, namespace, name, index_key, body, previous"
 # What a lost, refused or stalled database looks like through asyncpg.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -177,6 +180,39 @@ class PostgresBackend:
             rows = await conn.fetch(query, *args)
         return [(r[0], r[1], r[2], bytes(r[3]), float(r[4]), bool(r[5])) for r in rows]
 
+    async def read_data_key_usage(self) -> dict[str, int]:
+        async with self._connection() as conn:
+            rows = await conn.fetch("SELECT data_key_id, COUNT(*) FROM payloads GROUP BY data_key_id")
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def read_stale_payloads(
+        self, namespace: str | None, after: tuple[str, str, int] | None, limit: int
+    ) -> list[StalePayload]:
+        where, params = [_STALE], []
+        if namespace is not None:
+            params.append(namespace)
+            where.append(f"p.namespace = ${len(params)}")
+        if after is not None:
+            params.extend(after)
+            n = len(params)
+            where.append(f"(p.namespace, p.name, p.version) > (${n - 2}, ${n - 1}, ${n})")
+        params.append(limit)
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT p.namespace, p.name, p.version, p.data_key_id, p.blob FROM payloads p "
+                f"LEFT JOIN data_keys d ON d.id = p.data_key_id WHERE {' AND '.join(where)} "
+                f"ORDER BY p.namespace, p.name, p.version LIMIT ${len(params)}",
+                *params,
+            )
+        return [(r[0], r[1], int(r[2]), r[3], bytes(r[4])) for r in rows]
+
+    async def count_stale_payloads(self, namespace: str | None) -> int:
+        query = f"SELECT COUNT(*) FROM payloads p LEFT JOIN data_keys d ON d.id = p.data_key_id WHERE {_STALE}"
+        async with self._connection() as conn:
+            if namespace is None:
+                return int(await conn.fetchval(query))
+            return int(await conn.fetchval(query + " AND p.namespace = $1", namespace))
+
     async def setting(self, key: str, default: Callable[[], str]) -> str:
         """A persistent setting shared by all replicas; the first to ask creates it."""
         async with self._connection() as conn:
@@ -272,12 +308,18 @@ class _Session:
                 # A revision of its own tells the other replicas to forget their active key.
                 final += 1
                 rows.append((final, "DATAKEY", "", write.namespace, write.id, None, None, None))
-            else:
+            elif write.op == "rewrap":
                 await conn.execute(
                     "UPDATE data_keys SET kek_id = $2, wrapped = $3 WHERE id = $1",
                     write.id,
                     write.kek_id,
                     write.wrapped,
+                )
+            else:
+                await conn.execute(
+                    "DELETE FROM data_keys WHERE id = $1 AND NOT active "
+                    "AND NOT EXISTS (SELECT 1 FROM payloads WHERE data_key_id = $1)",
+                    write.id,
                 )
         if rows:
             await conn.executemany(
@@ -360,6 +402,17 @@ async def _write_payload(conn: asyncpg.Connection, write: PayloadWrite) -> None:
             write.version,
             write.data_key_id,
             write.blob,
+        )
+    elif write.op == "reseal":
+        await conn.execute(
+            "UPDATE payloads SET data_key_id = $4, blob = $5 "
+            "WHERE namespace = $1 AND name = $2 AND version = $3 AND data_key_id = $6",
+            write.namespace,
+            write.name,
+            write.version,
+            write.data_key_id,
+            write.blob,
+            write.previous_data_key_id,
         )
     else:
         await conn.execute("DELETE FROM payloads WHERE namespace = $1 AND name = $2", write.namespace, write.name)

@@ -55,6 +55,9 @@ MIGRATIONS: list[str] = [
 ]
 
 DataKeyRow = tuple[str, str, str, bytes, float, bool]
+StalePayload = tuple[str, str, int, str, bytes]  # namespace, name, version, data key id, blob
+# A payload sealed by a data key that is no longer its namespace's active one (or is missing).
+_STALE = "COALESCE(d.active, 0) = 0"
 _DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active"
 
 
@@ -143,6 +146,35 @@ class SqliteBackend:
             query, params = query + " WHERE namespace = ?", (namespace,)
         return [_key_row(r) for r in await self._read(query + " ORDER BY created", params)]
 
+    async def read_data_key_usage(self) -> dict[str, int]:
+        rows = await self._read("SELECT data_key_id, COUNT(*) FROM payloads GROUP BY data_key_id", ())
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def read_stale_payloads(
+        self, namespace: str | None, after: tuple[str, str, int] | None, limit: int
+    ) -> list[StalePayload]:
+        where, params = [_STALE], []
+        if namespace is not None:
+            where.append("p.namespace = ?")
+            params.append(namespace)
+        if after is not None:
+            where.append("(p.namespace, p.name, p.version) > (?, ?, ?)")
+            params.extend(after)
+        rows = await self._read(
+            "SELECT p.namespace, p.name, p.version, p.data_key_id, p.blob FROM payloads p "
+            f"LEFT JOIN data_keys d ON d.id = p.data_key_id WHERE {' AND '.join(where)} "
+            "ORDER BY p.namespace, p.name, p.version LIMIT ?",
+            (*params, limit),
+        )
+        return [(r[0], r[1], int(r[2]), r[3], bytes(r[4])) for r in rows]
+
+    async def count_stale_payloads(self, namespace: str | None) -> int:
+        query = f"SELECT COUNT(*) FROM payloads p LEFT JOIN data_keys d ON d.id = p.data_key_id WHERE {_STALE}"
+        params: tuple = ()
+        if namespace is not None:
+            query, params = query + " AND p.namespace = ?", (namespace,)
+        return int((await self._read(query, params))[0][0])
+
     async def setting(self, key: str, default: Callable[[], str]) -> str:
         """A persistent server setting, created from `default()` the first time it is asked for."""
         db = self._writer
@@ -198,6 +230,12 @@ def _apply(conn: sqlite3.Connection, write: Write) -> None:
                 "INSERT OR REPLACE INTO payloads VALUES (?, ?, ?, ?, ?)",
                 (write.namespace, write.name, write.version, write.data_key_id, write.blob),
             )
+        elif write.op == "reseal":
+            conn.execute(
+                "UPDATE payloads SET data_key_id = ?, blob = ? "
+                "WHERE namespace = ? AND name = ? AND version = ? AND data_key_id = ?",
+                (write.data_key_id, write.blob, write.namespace, write.name, write.version, write.previous_data_key_id),
+            )
         else:
             conn.execute("DELETE FROM payloads WHERE namespace = ? AND name = ?", (write.namespace, write.name))
     elif isinstance(write, DataKeyWrite):
@@ -207,9 +245,15 @@ def _apply(conn: sqlite3.Connection, write: Write) -> None:
                 "INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, 1)",
                 (write.id, write.namespace, write.kek_id, write.wrapped, write.created),
             )
-        else:
+        elif write.op == "rewrap":
             conn.execute(
                 "UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?", (write.kek_id, write.wrapped, write.id)
+            )
+        else:
+            conn.execute(
+                "DELETE FROM data_keys WHERE id = ? AND active = 0 "
+                "AND NOT EXISTS (SELECT 1 FROM payloads WHERE data_key_id = ?)",
+                (write.id, write.id),
             )
 
 

@@ -160,11 +160,23 @@ class Txn:
     def destroy_payloads(self, namespace: str, name: str) -> None:
         self.writes.append(PayloadWrite("destroy", namespace, name))
 
+    def reseal_payload(
+        self, namespace: str, name: str, version: int, previous_data_key_id: str, data_key_id: str, blob: bytes
+    ) -> None:
+        self.writes.append(
+            PayloadWrite(
+                "reseal", namespace, name, version, data_key_id, blob, previous_data_key_id=previous_data_key_id
+            )
+        )
+
     def insert_data_key(self, key_id: str, namespace: str, kek_id: str, wrapped: bytes, created: float) -> None:
         self.writes.append(DataKeyWrite("insert", key_id, namespace, kek_id, wrapped, created))
 
     def rewrap_data_key(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
         self.writes.append(DataKeyWrite("rewrap", key_id, kek_id=kek_id, wrapped=wrapped))
+
+    def destroy_data_key(self, key_id: str) -> None:
+        self.writes.append(DataKeyWrite("destroy", key_id))
 
     # -- end ------------------------------------------------------------------------------
 
