@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..machinery.errors import ApiError, bad_request
+from ..machinery.errors import MethodNotAllowed, bad_request
 from ..services.keys import KEYS, KeyService
 from .body import read_optional_object
 from .context import request_context
@@ -65,9 +65,7 @@ def add_routes(app: web.Application, keys: KeyService) -> None:
         return json_response(await keys.reencrypt(ctx, _string(body, "namespace"), body.get("continue") or "", limit))
 
     async def not_allowed(request: web.Request) -> web.Response:
-        raise ApiError(
-            405, "MethodNotAllowed", f'{request.method} is not supported on "{request.path}"', KEYS.group, KEYS.resource
-        )
+        raise MethodNotAllowed(f'{request.method} is not supported on "{request.path}"', KEYS.group, KEYS.resource)
 
     app.router.add_get(KEYS_PATH, status)
     app.router.add_route("*", KEYS_PATH, not_allowed)

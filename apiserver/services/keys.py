@@ -27,7 +27,7 @@ from ..crypto.errors import DecryptionError, KekConfigError
 from ..crypto.kek import KekRing
 from ..machinery.audit import Auditor
 from ..machinery.context import RequestContext
-from ..machinery.errors import ApiError, bad_request, forbidden, not_found
+from ..machinery.errors import Conflict, bad_request, forbidden, not_found
 from ..machinery.strategy import ResourceType
 from ..store.data_keys import StoreDataKeys
 from ..store.store import Store
@@ -145,16 +145,14 @@ class KeyService:
         if ctx is not None:
             self._authorize(ctx, "reload")
         if self._load_keks is None:
-            raise ApiError(409, "Conflict", "the KEK provider of this server cannot be reloaded", KEYS.group)
+            raise Conflict("the KEK provider of this server cannot be reloaded", KEYS.group)
         try:
             keks = self._load_keks()
         except KekConfigError as exc:  # its message names files and lines, never key material
-            raise ApiError(409, "Conflict", f"the KEKs were not reloaded: {exc}", KEYS.group) from None
+            raise Conflict(f"the KEKs were not reloaded: {exc}", KEYS.group) from None
         needed = sorted({r.kek_id for r in await self.data_keys.data_keys()} - set(keks.ids()))
         if needed:
-            raise ApiError(
-                409,
-                "Conflict",
+            raise Conflict(
                 f"the KEKs were not reloaded: data keys are still wrapped by {', '.join(needed)}, "
                 "missing from the new KEKs (run keys rewrap before removing a KEK)",
                 KEYS.group,

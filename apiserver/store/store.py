@@ -362,7 +362,7 @@ class Store:
                 continue
             if write.op == "put":
                 self._payloads.remember(write.namespace, write.name, write.version, (write.data_key_id, write.blob))
-            else:
+            else:  # destroyed, or re-sealed if it still existed: the database knows which
                 self._payloads.forget(write.namespace, write.name)
 
     def _run_transactions(self, queued: list[Queued], done: list[tuple[Queued, Any]]) -> tuple[list[Write], int]:
