@@ -17,6 +17,7 @@ on a 2xx, and every final 4xx carries `x-should-retry: false`, since the SDK oth
 | 413    | 1001  | `request_body_too_large`                                             |
 | 429    | 971   | `Please wait and consider throttling your request speed`             |
 | 503    | 1000  | `service_unavailable` (the database is away; retried by the SDK)     |
+| 507    | 1000  | `insufficient_storage` (the server's disk is full; nothing stored)   |
 | 5xx    | 1000  | `internal_error`                                                     |
 """
 
@@ -36,6 +37,7 @@ from ..machinery.errors import (
     ApiError,
     Conflict,
     Forbidden,
+    InsufficientStorage,
     Invalid,
     KeyTaken,
     MethodNotAllowed,
@@ -122,6 +124,8 @@ def _translate(error: ApiError) -> tuple[int, int, str]:
         return 400, 1001, _invalid_message(error)
     if status == 429:
         return 429, 971, "Please wait and consider throttling your request speed"
+    if isinstance(error, InsufficientStorage):
+        return 507, 1000, "insufficient_storage"
     if status == 503:
         return status, 1000, "service_unavailable"  # with Retry-After: the SDK retries it
     if status >= 500:

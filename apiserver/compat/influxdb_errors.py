@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..machinery.errors import ApiError, MethodNotAllowed, NotFound, Unauthorized
+from ..machinery.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, Unauthorized
 
 BUILD = "OSS"
 VERSION = "v2.7.12"
@@ -113,11 +113,15 @@ def render(request: web.Request, error: ApiError) -> web.StreamResponse:
         code, message, compact = "not found", "path not found", False  # the API router's own 404
     elif isinstance(error, MethodNotAllowed):
         return web.Response(status=405, headers=SERVER_HEADERS)
+    elif isinstance(error, InsufficientStorage):
+        # The ErrorCode enum has no such code (the influx CLI refuses unknown ones): "unavailable"
+        # is the nearest, sent with the status that says why (507).
+        code, message, compact = "unavailable", error.message, False
     elif error.code in _FROM_STATUS:
         code, message, compact = _FROM_STATUS[error.code], error.message, False
     else:
         code, message, compact = "internal error", INTERNAL_MESSAGE, False
-    status = STATUS[code] if not isinstance(error, InfluxError) else error.code
+    status = error.code if isinstance(error, (InfluxError, InsufficientStorage)) else STATUS[code]
     headers = {"Content-Type": JSON_TYPE, "X-Platform-Error-Code": code, **SERVER_HEADERS, **error.headers}
     return web.Response(
         body=json_body({"code": code, "message": message}, pretty=not compact), status=status, headers=headers

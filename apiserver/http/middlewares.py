@@ -20,13 +20,14 @@ from ..machinery.context import Principal
 from ..machinery.errors import (
     ApiError,
     NotFound,
+    insufficient_storage,
     internal,
     method_not_allowed,
     service_unavailable,
     too_large,
     unauthorized,
 )
-from ..store.errors import StoreUnavailable
+from ..store.errors import StorageFull, StoreUnavailable
 from .context import PRINCIPAL, REQUEST_ID
 from .status import status_response
 
@@ -82,6 +83,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _finish(request, surfaces.render(request, error))
     except StoreUnavailable:  # the database is away (replicas on PostgreSQL): retry, never a 500 or a hang
         error = service_unavailable("the database is unavailable; please try again later", retry_after=1)
+        return _finish(request, surfaces.render(request, error))
+    except StorageFull:  # nothing was written; reads go on, and writes work again once space returns
+        error = insufficient_storage("the server's storage is full; the write was not stored, please try again later")
         return _finish(request, surfaces.render(request, error))
     except web.HTTPRequestEntityTooLarge:
         return _finish(request, surfaces.render(request, too_large(request.app._client_max_size)))

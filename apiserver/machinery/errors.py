@@ -182,6 +182,12 @@ class ServiceUnavailable(_Typed):
     CODE, REASON = 503, "ServiceUnavailable"
 
 
+class InsufficientStorage(_Typed):
+    """507: the server cannot store the write now (its disk is full); reads still work."""
+
+    CODE, REASON = 507, "InsufficientStorage"
+
+
 def _qualified(resource: str, group: str) -> str:
     return f"{resource}.{group}" if group else resource
 
@@ -256,3 +262,7 @@ def service_unavailable(message: str, retry_after: int = 1) -> ServiceUnavailabl
 
 def internal(message: str) -> InternalError:
     return InternalError(message)
+
+
+def insufficient_storage(message: str) -> InsufficientStorage:
+    return InsufficientStorage(message)

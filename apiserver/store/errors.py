@@ -42,6 +42,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached; the caller may retry later."""
 
 
+class StorageFull(StoreError):
+    """The database has no room left (a full disk or tablespace): writes are refused, nothing is
+    half-written, reads go on, and writes succeed again by themselves once space returns."""
+
+
 class SchemaTooNew(StoreError):
     """The database was written by a newer server; running on it could lose data, so start-up stops."""
 

@@ -7,8 +7,9 @@ revisions that follow, records each change in `changes` and notifies the other r
 database re-checks every precondition (`UPDATE ... WHERE revision = ?`, unique names and index
 keys), so a replica with a stale cache can never overwrite a newer write.
 
-Connection failures become `StoreUnavailable` (503 at the HTTP edge), and statements time out
-rather than hang; the pool and the listener reconnect by themselves.
+Connection failures and I/O errors become `StoreUnavailable` (503 at the HTTP edge), a full disk
+(SQLSTATE 53100) `StorageFull` (507); statements time out rather than hang; the pool and the
+listener reconnect by themselves.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StoreUnavailable
+from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StorageFull, StoreUnavailable
 from .model import ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .pg_schema import migrate
 from .shared import Change
@@ -43,7 +44,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,  # "connection is closed", "pool is closing", connection lost mid-query
     asyncpg.exceptions.OperatorInterventionError,  # admin/crash shutdown, cannot connect now
-    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, out of memory
+    asyncpg.exceptions.PostgresSystemError,  # class 58: the server's I/O failed (58030), a file is missing
 )
 
 
@@ -95,6 +97,8 @@ class PostgresBackend:
         try:
             async with self._pool.acquire(timeout=self._timeout) as conn:
                 yield conn
+        except asyncpg.exceptions.DiskFullError:  # the transaction was rolled back: nothing was stored
+            raise StorageFull("the database's disk is full") from None
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from None
 

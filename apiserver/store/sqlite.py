@@ -7,15 +7,17 @@ lets run beside a commit. Only ciphertext ever reaches these files.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiosqlite
 import orjson
 
-from .errors import IndexKeyTaken, ObjectExists, RevisionMismatch, SchemaTooNew
+from .errors import IndexKeyTaken, ObjectExists, RevisionMismatch, SchemaTooNew, StorageFull, StoreUnavailable
 from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, Write
 
 # Forward-only migrations; the index is the schema version they bring the database to.
@@ -53,6 +55,8 @@ MIGRATIONS: list[str] = [
     INSERT INTO settings (key, value) VALUES ('revision', '0');
     """,
 ]
+
+log = logging.getLogger(__name__)
 
 DataKeyRow = tuple[str, str, str, bytes, float, bool]
 StalePayload = tuple[str, str, int, str, bytes]  # namespace, name, version, data key id, blob
@@ -109,7 +113,26 @@ class SqliteBackend:
         """
         db = self._writer
         assert db is not None
-        await db._execute(_persist, db._conn, writes, revision)  # aiosqlite's hop to its thread
+        with self._storage_errors():
+            await db._execute(_persist, db._conn, writes, revision)  # aiosqlite's hop to its thread
+
+    @contextlib.contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """SQLite's full disk and I/O errors as the store's errors (507 and 503 at the edge, not 500).
+
+        SQLite rolls the failed statement or transaction back and the connection stays usable, so
+        the next write after space returns simply succeeds: nothing needs to be reopened.
+        """
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            primary = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+            if primary == sqlite3.SQLITE_FULL:
+                raise StorageFull("the database's disk is full") from None
+            if primary == sqlite3.SQLITE_IOERR:
+                log.error("I/O error on the database %s: %s", self.path, exc.sqlite_errorname)  # type: ignore[attr-defined]
+                raise StoreUnavailable("the database could not be read or written") from None
+            raise
 
     async def _read(self, query: str, params: tuple) -> list:
         """One query on the reader connection, executed and fetched in a single call.
@@ -119,7 +142,8 @@ class SqliteBackend:
         commits the cache already shows. Fetching in the same call ends the statement at once.
         """
         assert self._reader is not None
-        return list(await self._reader.execute_fetchall(query, params))
+        with self._storage_errors():
+            return list(await self._reader.execute_fetchall(query, params))
 
     async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None:
         rows = await self._read(
@@ -179,12 +203,13 @@ class SqliteBackend:
         """A persistent server setting, created from `default()` the first time it is asked for."""
         db = self._writer
         assert db is not None
-        async with db.execute("SELECT value FROM settings WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
-        if row is not None:
-            return row[0]
-        await db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, default()))
-        await db.commit()
+        with self._storage_errors():
+            async with db.execute("SELECT value FROM settings WHERE key = ?", (key,)) as cur:
+                row = await cur.fetchone()
+            if row is not None:
+                return row[0]
+            await db.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, default()))
+            await db.commit()
         return await self.setting(key, default)
 
     async def close(self) -> None:
@@ -210,6 +235,8 @@ def _key_row(row) -> DataKeyRow:
 
 def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> None:
     """Runs on the connection's thread: every write of a batch, then the revision, in one transaction."""
+    if conn.in_transaction:  # left open by a failed write whose rollback failed as well
+        conn.rollback()
     conn.execute("BEGIN IMMEDIATE")
     try:
         for write in writes:
@@ -217,7 +244,10 @@ def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> No
         conn.execute("UPDATE settings SET value = ? WHERE key = 'revision'", (str(revision),))
         conn.execute("COMMIT")
     except BaseException:
-        conn.rollback()  # a no-op when SQLite already rolled the transaction back itself
+        # A no-op when SQLite already rolled the transaction back itself; a rollback that fails
+        # too (the disk is gone) must not hide the error that says why.
+        with contextlib.suppress(sqlite3.Error):
+            conn.rollback()
         raise
 
 

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .cache import ObjectCache, Watcher
-from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StoreError, StoreUnavailable
+from .errors import (
+    IndexKeyTaken,
+    ObjectExists,
+    RevisionExpired,
+    RevisionMismatch,
+    StorageFull,
+    StoreError,
+    StoreUnavailable,
+)
 from .model import DataKeyWrite, Key, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .payload_cache import PayloadCache
 from .shared import Change, SharedBackend
@@ -116,6 +124,7 @@ class Store:
         self._poke = asyncio.Event()
         self._catching_up = asyncio.Lock()
         self._tasks: list[asyncio.Task] = []
+        self._storage_full = False  # the last commit found no room: said once in the log, not per write
 
     async def open(self) -> None:
         with _bulk_load():
@@ -341,7 +350,10 @@ class Store:
                 _fail(done, exc)
             return
         except Exception as exc:
-            if not isinstance(exc, StoreError):
+            if isinstance(exc, StorageFull) and not self._storage_full:
+                self._storage_full = True
+                log.error("the database's disk is full: writes are refused (507) until space returns; reads go on")
+            elif not isinstance(exc, StoreError):
                 log.error("commit of a batch failed: %s", type(exc).__name__)
             _fail(done, exc)
             for _, future in queued:  # the session could not even start
@@ -349,6 +361,9 @@ class Store:
                     future.set_exception(exc)
             return
         if writes:
+            if self._storage_full:
+                self._storage_full = False
+                log.warning("the database accepts writes again: space returned")
             self._apply(_changes(writes), revision)
             self._remember_payloads(writes)
         for (_, future), result in done:
