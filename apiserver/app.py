@@ -19,6 +19,7 @@ from .http.auth import TokenAuthenticator
 from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
 from .http.ratelimit import FailureLimiter
+from .http.session_auth import SESSION_AUTH, SessionAuth, session_authentication
 from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
 from .machinery.errors import AlreadyExists
@@ -35,11 +36,13 @@ from .services.keepers import KeeperService
 from .services.kek_reload import KekReloader
 from .services.keys import KeyService
 from .services.securevalues import SecureValuePayload
+from .services.sessions import SessionService
 from .services.token_admin import TokenAdmin
 from .services.tokens import ADMIN_SUBJECT, TokenService, bootstrap_admin_token
 from .store.data_keys import StoreDataKeys
 from .store.sqlite import SqliteBackend
 from .store.store import Store
+from .ui import routes as ui_routes
 
 log = logging.getLogger("apiserver")
 
@@ -64,6 +67,7 @@ class Components:
     token_admin: TokenAdmin
     influxdb_values: FacadeValues  # the InfluxDB facade's values (issue 5)
     cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services (issue 6)
+    sessions: SessionService  # the browser page's sessions
     keys: KeyService | None = None  # key maintenance: status, rotation, re-wrap, re-encryption
     registries: dict[str, Registry] = field(default_factory=dict)
 
@@ -135,6 +139,7 @@ def build_components(settings: Settings) -> Components:
             max_stores=settings.cloudflare_max_stores,
             quota=settings.cloudflare_secrets_quota,
         ),
+        sessions=SessionService(store, tokens, idle_seconds=settings.ui_session_idle_seconds),
     )
     components.keys = KeyService(
         envelope,
@@ -186,14 +191,15 @@ def create_app(settings: Settings) -> web.Application:
     # Consistent reads need a middleware only when replicas share the database; alone it is a no-op.
     syncing = [consistent_reads] if components.store.shared else []
     app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[request_id, errors, *syncing, authentication]
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_id, errors, *syncing, session_authentication, authentication],
     )
     app[COMPONENTS] = components
     app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync
-    app[AUTHENTICATOR] = TokenAuthenticator(
-        components.tokens, FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)
-    )
+    limiter = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)
+    app[AUTHENTICATOR] = TokenAuthenticator(components.tokens, limiter)
+    app[SESSION_AUTH] = SessionAuth(components.sessions, limiter)  # a wrong session counts as a wrong token
     app.cleanup_ctx.append(_lifecycle)
     native.add_routes(app, components)
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
@@ -202,4 +208,5 @@ def create_app(settings: Settings) -> web.Application:
     key_routes.add_routes(app, components.keys)
     cloudflare.add_routes(app, components.cloudflare)
     influxdb.setup(app, components)
+    ui_routes.add_routes(app, components)
     return app

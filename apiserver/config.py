@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     cloudflare_max_stores: int = Field(1, ge=0)  # Secrets Store stores per account (Cloudflare's beta limit)
     cloudflare_secrets_quota: int = Field(100, ge=0)  # Secrets Store secrets per account, shown by /quota
 
+    ui_session_idle_seconds: float = Field(1800.0, gt=0)  # a browser session ends after this long unused
+
     config_file: Path | None = None
 
     @property

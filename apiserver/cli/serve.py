@@ -66,6 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="Cloudflare Secrets Store secrets per account (default 100, as Cloudflare)",
     )
+    serve.add_argument(
+        "--ui-session-idle-seconds",
+        type=float,
+        help="a browser session of the page at /ui/ ends after this long without a request (default 1800)",
+    )
     serve.set_defaults(run=_serve)
 
 

@@ -121,6 +121,8 @@ def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamRes
 
 @web.middleware
 async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if PRINCIPAL in request:  # a browser session, authenticated by the session middleware before
+        return await handler(request)
     if request.path in request.app[SURFACES].public_paths or request.method == "OPTIONS":
         return await handler(request)
     request[PRINCIPAL] = request.app[AUTHENTICATOR].authenticate(request)

@@ -175,6 +175,10 @@ class TokenService:
     def is_bootstrap(self, token: str) -> bool:
         return hmac.compare_digest(token_hash(token), self._admin_hash)
 
+    def is_bootstrap_hash(self, digest: bytes) -> bool:
+        """Whether `digest` is the hash of the current bootstrap token (sessions keep only the hash)."""
+        return hmac.compare_digest(digest, self._admin_hash)
+
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a valid token; None for an unknown, expired or revoked one."""
         digest = token_hash(token)
