@@ -114,7 +114,7 @@ class SessionService:
         if not secret.startswith(SESSION_PREFIX):
             return None
         digest = token_hash(secret)
-        stored = self.store.cache.by_index(STORE_RESOURCE, "", digest.hex())
+        stored = self.store.by_index(STORE_RESOURCE, "", digest.hex())
         if stored is None or not hmac.compare_digest(bytes.fromhex(stored.body["sessionHash"]), digest):
             return None
         session = _session(stored)
@@ -163,7 +163,7 @@ class SessionService:
     async def _sweep(self, now: float) -> None:
         expired = [
             stored.name
-            for stored in self.store.cache.iter_current(STORE_RESOURCE, "")
+            for stored in self.store.iter_current(STORE_RESOURCE, "")
             if now - float(stored.body.get("lastSeen", 0)) > self.idle_seconds
         ][:_SWEEP_BATCH]
         if not expired:
