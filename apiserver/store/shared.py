@@ -45,7 +45,7 @@ class SharedBackend(Protocol):
         """Lock the revision and read the changes after `known_revision`; commits on a clean exit."""
 
     async def head_revision(self) -> int:
-        """The database's current revision (cheap: consistent reads ask it once per request)."""
+        """The database's current revision (concurrent consistent reads share one ask: coalesced.py)."""
 
     async def changes_after(self, revision: int) -> tuple[int, list[Change]]:
         """(current revision, changes after `revision`); RevisionExpired once they are pruned."""

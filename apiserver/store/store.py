@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from .cache import ObjectCache, Watcher
+from .coalesced import CoalescedRead
 from .errors import (
     IndexKeyTaken,
     ObjectExists,
@@ -116,6 +117,10 @@ class Store:
         self.backend = backend
         self.cache = ObjectCache(event_window, watcher_backlog)
         self._payloads = PayloadCache()
+        # Concurrent consistent reads share their question for the database's head revision.
+        self._head: CoalescedRead[int] | None = (
+            CoalescedRead(backend.head_revision) if isinstance(backend, SharedBackend) else None
+        )
         self.shared = isinstance(backend, SharedBackend)
         # Told the namespace (None: all) whose active data key another replica replaced.
         self.on_data_key_change: Callable[[str | None], None] | None = None
@@ -244,9 +249,9 @@ class Store:
         A no-op unless replicas share the backend. Raises StoreUnavailable when the database
         cannot be asked (the read must not silently be served stale).
         """
-        if not self.shared:
+        if self._head is None:
             return
-        head = await self.backend.head_revision()  # type: ignore[attr-defined]
+        head = await self._head.read()
         if self.cache.revision < head:
             await self._catch_up(head)
 
