@@ -151,14 +151,17 @@ def _reencrypt(args: argparse.Namespace, client: ApiClient) -> int:
     done = failed = 0
     destroyed: list[str] = []
     token = ""
+    first = True
     while True:
         result = client.request("POST", f"{KEYS_PATH}/reencrypt", json={**body, "continue": token} if token else body)
         done += result["reencrypted"]
         failed += result["failed"]
         destroyed += result["destroyedDataKeys"]
         token = result["continue"]
-        if not args.no_progress:
+        # The last call of a pass may find nothing more: the bar already shows where it ended.
+        if not args.no_progress and (first or result["reencrypted"] or result["failed"]):
             _progress(done + failed, done + result["remaining"])
+        first = False
         if not token:
             break
     if not args.no_progress and sys.stderr.isatty():

@@ -249,6 +249,11 @@ def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> No
         with contextlib.suppress(sqlite3.Error):
             conn.rollback()
         raise
+    if any(isinstance(w, DataKeyWrite) and w.op == "destroy" for w in writes):
+        # A destroyed data key must not survive in older page versions in the WAL: copy the
+        # (zeroed, thanks to secure_delete) pages into the database and empty the WAL. Best effort:
+        # a reader holding an old snapshot makes SQLite skip what it still needs, until next time.
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _apply(conn: sqlite3.Connection, write: Write) -> None:

@@ -130,3 +130,22 @@ def status_json(cli) -> dict:
     result = cli("keys", "status", "-o", "json")
     assert result.rc == 0, result.err
     return json.loads(result.out)
+
+
+def create_values_in_bulk(server: Server, namespace: str, count: int, batch: int = 500) -> None:
+    """Create `count` values in `namespace` through the Cloudflare facade's batch create: one request
+    (one transaction) per `batch` values. The server needs `--cloudflare-secrets-quota` above `count`."""
+    created = server.session.get(f"{server.url}/api/v1/namespaces/{namespace}")
+    assert created.status_code == 200, created.text
+    account = created.json()["metadata"]["annotations"]["compat.apiserver.local/cloudflare-account-id"]
+    stores = f"{server.url}/client/v4/accounts/{account}/secrets_store/stores"
+    response = server.session.post(stores, json=[{"name": "bulk"}])
+    assert response.status_code == 200, response.text
+    store_id = response.json()["result"][0]["id"]
+    for start in range(0, count, batch):
+        body = [
+            {"name": f"bulk-{i:05d}", "value": value_of(f"bulk-{i:05d}"), "scopes": ["workers"]}
+            for i in range(start, min(count, start + batch))
+        ]
+        response = server.session.post(f"{stores}/{store_id}/secrets", json=body, timeout=120)
+        assert response.status_code == 200, response.text[:300]
