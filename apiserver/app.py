@@ -162,10 +162,8 @@ def _backend(settings: Settings):
     return PostgresBackend(settings.database_url.get_secret_value(), event_window=settings.event_window)
 
 
-async def _lifecycle(app: web.Application):
-    components = app[COMPONENTS]
+async def _start(components: Components) -> KekReloader:
     store = components.store
-    await store.open()
     secret = await store.setting("continue-token-secret", lambda: secrets.token_hex(32))
     components.continue_tokens.secret = bytes.fromhex(secret)
     # A server whose KEKs cannot open its data keys would answer every decrypt with an error:
@@ -180,6 +178,19 @@ async def _lifecycle(app: web.Application):
             await components.namespaces.create(RequestContext(SYSTEM), "", {"metadata": {"name": DEFAULT_NAMESPACE}})
         except AlreadyExists:  # another replica, starting at the same time, created it first
             pass
+    return reloader
+
+
+async def _lifecycle(app: web.Application):
+    components = app[COMPONENTS]
+    store = components.store
+    await store.open()
+    try:
+        reloader = await _start(components)
+    except BaseException:
+        # A failed start must not leave the database connections' threads keeping the process alive.
+        await store.close()
+        raise
     yield
     await reloader.stop()
     await store.close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from . import apply, completion, delete, diff, get, keys, kubeconfig, namespaces, serve, tokens
+from . import apply, backup, completion, delete, diff, get, keys, kubeconfig, namespaces, serve, tokens
 
 # Command groups, in the order `--help` lists them.
-COMMANDS = [serve, kubeconfig, apply, get, diff, delete, completion, tokens, namespaces, keys]
+COMMANDS = [serve, kubeconfig, apply, get, diff, delete, completion, tokens, namespaces, keys, backup]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

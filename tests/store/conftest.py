@@ -1,6 +1,13 @@
-"""Store tests run once per backend: SQLite in a temporary file, PostgreSQL in a throwaway server."""
+"""Store tests run once per backend: SQLite in a temporary file, PostgreSQL in a throwaway server.
+
+With `STORE_CONTRACT_SQLITE_SEED=FILE`, each SQLite case starts from a copy of that database
+instead of an empty one: the backup tests check that a restored store honours the contract.
+"""
 
 from __future__ import annotations
+
+import os
+import shutil
 
 import pytest
 from backends import BackendCase
@@ -11,6 +18,9 @@ from pg import postgres  # noqa: F401  (the session's PostgreSQL server fixture)
 async def case(request, tmp_path):
     if request.param == "sqlite":
         backend_case = BackendCase("sqlite", path=tmp_path / "store.db")
+        seed = os.environ.get("STORE_CONTRACT_SQLITE_SEED")
+        if seed:
+            shutil.copyfile(seed, tmp_path / "store.db")
     else:
         server = request.getfixturevalue("postgres")
         backend_case = BackendCase("postgres", url=server.fresh_url("store"))
