@@ -28,6 +28,7 @@ CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 COOKIE_PATHS = ("/ui/api/", "/apis/", "/api/v1/", "/api/v1")
 SESSION = "apiserver.session"
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 SESSION_SECRET = "apiserver.session_secret"
 
 
@@ -75,7 +76,9 @@ async def session_authentication(request: web.Request, handler: Handler) -> web.
         check_same_origin(request)
         if not auth.sessions.csrf_matches(secret, request.headers.get(CSRF_HEADER, "")):
             raise forbidden("cross-site request refused: the anti-forgery token is missing or wrong")
-    await auth.sessions.touch(session)
+    if request.query.get("watch") not in _TRUE:
+        # The page re-opens its watch now and then by itself: only what a person does keeps a session alive.
+        await auth.sessions.touch(session)
     request[PRINCIPAL] = session.principal
     request[SESSION] = session
     request[SESSION_SECRET] = secret

@@ -196,3 +196,14 @@ def test_a_session_made_on_one_replica_works_on_the_other(postgres, tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_the_pages_watch_renewals_do_not_keep_a_session_alive(server_factory):
+    server = server_factory("--ui-session-idle-seconds", "1.5")
+    browser, _ = sign_in(server)
+    watch = server.sv_url() + "?watch=1&timeoutSeconds=1"
+    started = time.monotonic()
+    assert browser.get(watch).status_code == 200  # ends after a second, unused
+    assert browser.get(watch).status_code == 200  # still within the idle time
+    assert time.monotonic() - started >= 1.6
+    assert browser.get(server.sv_url()).status_code == 401
