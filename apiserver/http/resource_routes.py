@@ -8,6 +8,7 @@ HTTP edge in the surface's dialect.
 from __future__ import annotations
 
 import copy
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -35,11 +36,17 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _warnings(ctx) -> dict[str, str]:
-    return (
-        {"Warning": ", ".join(f'299 - "{w.replace(chr(34), chr(92) + chr(34))}"' for w in ctx.warnings)}
-        if ctx.warnings
-        else {}
+    return {"Warning": ", ".join(warning_value(w) for w in ctx.warnings)} if ctx.warnings else {}
+
+
+def warning_value(text: str) -> str:
+    """`299 - "text"` as a quoted string (RFC 7234): a warning may quote client input (an unknown
+    field's name), and a control character in a header would make aiohttp drop the connection
+    after the write was committed; so backslash and quote are escaped and controls written as \\uXXXX."""
+    quoted = "".join(
+        "\\" + c if c in '"\\' else f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cs") else c for c in text
     )
+    return f'299 - "{quoted}"'
 
 
 class ResourceEndpoints:
