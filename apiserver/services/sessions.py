@@ -96,9 +96,8 @@ class SessionService:
                 "sessionHash": hashed,
             }
 
-            def insert(txn: Txn, body: dict[str, Any] = body, hashed: str = hashed) -> StoredObject:
+            def insert(txn: Txn, body: dict[str, Any] = body, hashed: str = hashed) -> None:
                 txn.create(STORE_RESOURCE, "", body["id"], body, hashed)
-                return txn.get(STORE_RESOURCE, "", body["id"])
 
             try:
                 await self.store.commit(insert)
@@ -128,7 +127,7 @@ class SessionService:
         bootstrap_hash = body.get("bootstrapTokenHash")
         if principal.token_id == "bootstrap":
             # Valid while the server still has the same bootstrap token (it may be changed by a restart).
-            return bool(bootstrap_hash) and self.tokens.is_bootstrap_hash(bytes.fromhex(bootstrap_hash))
+            return isinstance(bootstrap_hash, str) and self.tokens.is_bootstrap_hash(bytes.fromhex(bootstrap_hash))
         return self.tokens.grant_for(principal) is not None
 
     async def touch(self, session: Session) -> None:

@@ -190,7 +190,7 @@ def test_add_with_each_kind_of_value_input(open_page, server, tmp_path):
     expect(row(page, "from-file")).to_be_visible()
     assert decrypt(server, ns, "from-file") == VALUES["file"]
     expect(row(page, "api-password").locator(".badge", has_text="my-service")).to_be_visible()
-    screenshot(page, "list")
+    screenshot(page, "list-after-add")
 
 
 def test_a_26_character_description_is_shown_next_to_its_field_and_nothing_is_lost(open_page, server):
@@ -501,24 +501,66 @@ def test_values_never_reach_the_browser(open_page, server):
     assert decrypt(server, ns, "searched") == known["edit"]
 
 
-def test_narrow_and_dark_layouts(open_page, server):
-    ns = namespace(server, "ui-layout")
-    for i, team in enumerate(("sre", "payments", "web")):
-        body = secure_value(
-            f"service-{i}", description=f"{team} API key", decrypters=["k6-cloud"], labels={"team": team}
-        )
+def test_wide_narrow_and_dark_layouts(open_page, server):
+    ns = namespace(server, "org-42")
+    rows = [
+        ("grafana-cloud-api", "Grafana Cloud API key", ["k6-cloud", "synthetic-monitoring"], {"team": "sre"}),
+        ("payments-db", "Payments database", ["provisioning.grafana.app"], {"team": "payments", "env": "prod"}),
+        ("web-tls-key", "TLS key for web", ["synthetic-monitoring"], {"team": "web"}),
+    ]
+    for name, description, decrypters, labels in rows:
+        body = secure_value(name, description=description, decrypters=decrypters, labels=labels)
         assert server.session.post(server.sv_url(ns), json=body).status_code == 201
+    response = requests.patch(
+        f"{server.url}/api/v2/orgs/{42:016x}/secrets",
+        json={"SNOWFLAKE_PASS": VALUES["influx"]},
+        headers={"Authorization": f"Token {server.admin_token}"},
+        timeout=10,
+    )
+    assert response.status_code == 204, response.text
+    wide, _ = open_page()
+    sign_in(wide, server.admin_token, ns)
+    expect(wide.locator("#secret-rows tr")).to_have_count(4)
+    screenshot(wide, "list")
+    assert wide.evaluate("() => document.documentElement.scrollWidth") <= 1280
     phone, _ = open_page(width=390, height=844)
     sign_in(phone, server.admin_token, ns)
-    expect(row(phone, "service-0")).to_be_visible()
+    expect(row(phone, "payments-db")).to_be_visible()
     assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
     screenshot(phone, "list-390px")
+    phone.get_by_role("button", name="Add secret").click()
+    assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "add-form-390px")
     dark, _ = open_page(color_scheme="dark")
     sign_in(dark, server.admin_token, ns)
-    expect(row(dark, "service-0")).to_be_visible()
+    expect(row(dark, "payments-db")).to_be_visible()
     background = dark.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 20, 24)"
     screenshot(dark, "list-dark")
+
+
+def test_a_write_the_server_refuses_is_shown_as_a_message(open_page, server):
+    ns = namespace(server, "ui-refused")
+    for name in ("mine", "theirs"):
+        assert server.session.post(server.sv_url(ns), json=secure_value(name)).status_code == 201
+    permissions = [
+        {"action": "secret.securevalues:read", "scope": "secret.securevalues:*"},
+        {"action": "secret.securevalues:write", "scope": "secret.securevalues:uid:mine"},
+    ]
+    token, _ = create_token(server, namespaces=[ns], permissions=permissions)
+    page, _ = open_page()
+    sign_in(page, token)
+    page.get_by_role("button", name="Edit theirs").click()
+    page.get_by_label("Description").fill("not mine to change")
+    save(page)
+    expect(page.locator("#form-error")).to_contain_text("Not allowed:")
+    expect(page.get_by_label("Description")).to_have_value("not mine to change")
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="Edit mine").click()
+    page.get_by_label("Description").fill("mine to change")
+    save(page)
+    expect(row(page, "mine")).to_contain_text("mine to change")
+    assert get(server, ns, "theirs")["spec"]["description"] == "a test value"
 
 
 def test_every_control_is_reachable_by_keyboard(open_page, server):

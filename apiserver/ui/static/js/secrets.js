@@ -208,8 +208,12 @@ export class SecretList {
       ),
       h("td", { "data-label": "API key", class: "key" }, key || ""),
       h("td", { "data-label": "Version" }, status.version ?? ""),
-      h("td", { "data-label": "Created" }, h("time", { datetime: created(item), title: created(item) }, formatTime(created(item)))),
-      h("td", { "data-label": "Changed" }, h("time", { datetime: changed(item), title: changed(item) }, formatTime(changed(item)))),
+      h(
+        "td",
+        { "data-label": "Changed", class: "times" },
+        h("time", { datetime: changed(item), title: changed(item) }, formatTime(changed(item))),
+        h("span", { class: "created" }, "created ", h("time", { datetime: created(item), title: created(item) }, formatTime(created(item)))),
+      ),
       h("td", { class: "row-actions" }, actions),
     );
   }
