@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,3 +52,44 @@ def fill(directory: Path) -> Path:
 def free_bytes(directory: Path) -> int:
     stat = os.statvfs(directory)
     return stat.f_bavail * stat.f_frsize
+
+
+def _run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+@contextlib.contextmanager
+def disk_that_fails_writes(base: Path) -> Iterator[tuple[Path, Path]]:
+    """A filesystem whose block device returns I/O errors on demand: (mount point, backing directory).
+
+    An ext2 image (no journal to abort, `errors=continue`) bigger than the small tmpfs that holds
+    it, attached as a loop device: while the tmpfs is full, the device's writes fail with EIO
+    underneath a filesystem that believes it has room, as a failing disk does; once the tmpfs has
+    room again, the device works again.
+    """
+    for tool in ("losetup", "mkfs.ext2"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed")
+    with small_tmpfs(base / "backing", "16m") as backing:
+        image = backing / "disk.img"
+        with open(image, "wb") as out:
+            out.truncate(64 * 1024 * 1024)  # sparse: its blocks are allocated as they are written
+        made = _run("mkfs.ext2", "-q", "-F", str(image))
+        if made.returncode != 0:
+            pytest.skip(f"mkfs.ext2 failed: {made.stderr.strip()}")
+        attached = _run("losetup", "--find", "--show", str(image))
+        if attached.returncode != 0:
+            pytest.skip(f"cannot attach a loop device here: {attached.stderr.strip()}")
+        device = attached.stdout.strip()
+        mount_point = base / "disk"
+        mount_point.mkdir(exist_ok=True)
+        try:
+            mounted = _run("mount", "-o", "errors=continue", device, str(mount_point))
+            if mounted.returncode != 0:
+                pytest.skip(f"cannot mount a loop device here: {mounted.stderr.strip()}")
+            try:
+                yield mount_point, backing
+            finally:
+                _run("umount", "-l", str(mount_point))
+        finally:
+            _run("losetup", "-d", device)

@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from disk_support import fill, free_bytes, small_tmpfs
+from disk_support import disk_that_fails_writes, fill, free_bytes, small_tmpfs
 from harness import Server, secure_value
 from identities_support import call, create_token
 from pg import start_postgres
@@ -174,3 +174,46 @@ def full_disk_scenario(server: Server, disk: Path) -> None:
     assert native == set(acknowledged)
     for name, value in acknowledged.items():
         assert _decrypts(server, decrypter, name, value)
+
+
+def test_disk_io_errors_are_503_reads_go_on_and_writes_resume(tmp_path):
+    """A failing disk under SQLite: its fsyncs fail with EIO (SQLITE_IOERR), which is 503 with
+    Retry-After (as a database that is away), never a 500; once the disk works, so do writes."""
+    with disk_that_fails_writes(tmp_path) as (disk, backing):
+        server = Server(disk / "data", env={"APISERVER_AUDIT_LOG": str(tmp_path / "audit.log")})
+        server.start()
+        try:
+            decrypter, _ = create_token(server, serviceIdentity="synthetic-monitoring")
+            acknowledged: dict[str, str] = {}
+
+            def create(name: str):
+                value = _value()
+                body = secure_value(name, value=value, decrypters=["synthetic-monitoring"])
+                response = server.session.post(server.sv_url(), json=body, timeout=30)
+                assert response.status_code in (201, 503), response.text  # never a 500
+                if response.status_code == 201:
+                    acknowledged[name] = value
+                return response
+
+            assert create("before").status_code == 201
+            filler = fill(backing)
+            for index in range(MAX_FILL_WRITES):
+                refused = create(f"during-{index}")
+                if refused.status_code == 503:
+                    break
+            else:
+                raise AssertionError("the disk never failed")
+            status = refused.json()
+            assert (status["kind"], status["code"], status["reason"]) == ("Status", 503, "ServiceUnavailable")
+            assert refused.headers["Retry-After"] == "1"
+            assert server.session.get(server.sv_url(name="before")).status_code == 200
+            assert server.session.get(server.sv_url()).status_code == 200
+            assert "I/O error on the database" in server.log()
+
+            filler.unlink()
+            assert create("after").status_code == 201
+            server.restart()
+            for name, value in acknowledged.items():
+                assert _decrypts(server, decrypter, name, value)
+        finally:
+            server.stop()
