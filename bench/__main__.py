@@ -15,13 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import prefill, procs, scenarios, wrk
+from . import prefill, procs, replicas, scenarios, wrk
 from .report import Report, Row, machine, verdict
 from .scenarios import Bench, Sizes
 from .stats import Result
 
 ADMIN_TOKEN = "sas_bench-admin-token-0123456789abcdef"
-SCENARIOS = ("get", "list", "create", "update", "decrypt", "watch")
+SCENARIOS = ("get", "list", "create", "update", "decrypt", "watch", "replicas")
 TINY = Sizes(
     small=100,
     large=1_000,
@@ -243,6 +243,34 @@ def _decrypt(bench: Bench, report: Report) -> None:
         decrypt=vars(result),
         decrypt_ratio=ratio,
     )
+
+
+def _replicas(bench: Bench, report: Report) -> None:
+    missing = replicas.available()
+    if missing:
+        report.add(Row("GET/DECRYPT, 2 PostgreSQL replicas", note=f"skipped: {missing}"), replicas=missing)
+        return
+    figures = replicas.run(bench)
+    for verb, one, two in (
+        ("GET", figures.get_one, figures.get_two),
+        ("DECRYPT", figures.decrypt_one, figures.decrypt_two),
+    ):
+        ratio = two.rate / one.rate if one.rate else 0.0
+        report.add(
+            Row(
+                f"{verb} on PostgreSQL, 2 replicas ({bench.sizes.connections} conn)",
+                _rate(two),
+                _ms(two.p50_ms),
+                _ms(two.p99_ms),
+                f"1 replica {_rate(one)}/s",
+                f"{ratio:.2f}x",
+                ">= 1.5x",
+                verdict(ratio >= 1.5 and not two.errors and not one.errors),
+                f"per replica {two.extra['rates']} req/s" + (f"; {_errors(two)}" if two.errors else ""),
+            ),
+            **{f"replicas_{verb.lower()}_one": vars(one), f"replicas_{verb.lower()}_two": vars(two)},
+            **{f"replicas_{verb.lower()}_ratio": ratio},
+        )
 
 
 def _watch(bench: Bench, report: Report) -> None:

@@ -48,6 +48,7 @@ def test_bench_entry_point_runs_every_scenario(wrk_installed, tmp_path):
         "UPDATE rv precondition",
         "DECRYPT",
         "WATCH fan-out",
+        "2 replicas",
         "bare aiohttp",
         "raw SQLite",
     ):
@@ -56,7 +57,19 @@ def test_bench_entry_point_runs_every_scenario(wrk_installed, tmp_path):
     sizes = figures["sizes"]
     assert 0 < figures["startup_seconds"] < 60
     assert figures["rss_after_start_mb"] > 10
-    for name in ("get", "get_baseline", "get_access_log", "create", "create_baseline", "list_small", "list_large"):
+    measured = (
+        "get",
+        "get_baseline",
+        "get_access_log",
+        "create",
+        "create_baseline",
+        "list_small",
+        "list_large",
+        "decrypt",
+    )
+    if "replicas_get_one" in figures:  # absent only where PostgreSQL is not installed (the row says skipped)
+        measured += ("replicas_get_one", "replicas_get_two", "replicas_decrypt_one", "replicas_decrypt_two")
+    for name in measured:
         assert figures[name]["requests"] > 0, name
         assert figures[name]["errors"] == 0, (name, figures[name])
     assert figures["get_ratio"] > 0 and figures["create_ratio"] > 0
