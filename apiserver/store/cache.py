@@ -187,7 +187,9 @@ class ObjectCache:
 
     def any_in(self, resource: str, namespace: str) -> bool:
         objects = self._objects.get(resource)
-        return bool(objects) and next(iter(objects.irange((namespace, ""), (namespace, _MAX_NAME))), None) is not None
+        if not objects:
+            return False
+        return next(iter(objects.irange((namespace, ""), (namespace, _MAX_NAME))), None) is not None
 
     def iter_current(self, resource: str, namespace: str | None, after: Key | None = None) -> Iterator[StoredObject]:
         objects = self._objects.get(resource)

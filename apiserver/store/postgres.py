@@ -86,7 +86,7 @@ class PostgresBackend:
         if self._pool is not None:
             try:
                 await asyncio.wait_for(self._pool.close(), self._timeout)
-            except (TimeoutError, *UNAVAILABLE):
+            except (TimeoutError, *UNAVAILABLE):  # type: ignore[misc]  # a tuple of exception types
                 self._pool.terminate()
             self._pool = None
 
@@ -192,7 +192,8 @@ class PostgresBackend:
     async def read_stale_payloads(
         self, namespace: str | None, after: tuple[str, str, int] | None, limit: int
     ) -> list[StalePayload]:
-        where, params = [_STALE], []
+        where: list[str] = [_STALE]
+        params: list[object] = []
         if namespace is not None:
             params.append(namespace)
             where.append(f"p.namespace = ${len(params)}")

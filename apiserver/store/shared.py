@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from .backend import BackendReads
 from .model import StoredObject, WatchEvent, Write
 
 
@@ -40,7 +41,7 @@ class WriteSession(Protocol):
 
 
 @runtime_checkable
-class SharedBackend(Protocol):
+class SharedBackend(BackendReads, Protocol):
     def write_session(self, known_revision: int) -> AbstractAsyncContextManager[WriteSession]:
         """Lock the revision and read the changes after `known_revision`; commits on a clean exit."""
 

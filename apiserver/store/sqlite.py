@@ -130,7 +130,7 @@ class SqliteBackend:
             if primary == sqlite3.SQLITE_FULL:
                 raise StorageFull("the database's disk is full") from None
             if primary == sqlite3.SQLITE_IOERR:
-                log.error("I/O error on the database %s: %s", self.path, exc.sqlite_errorname)  # type: ignore[attr-defined]
+                log.error("I/O error on the database %s: %s", self.path, exc.sqlite_errorname)
                 raise StoreUnavailable("the database could not be read or written") from None
             raise
 
@@ -165,7 +165,7 @@ class SqliteBackend:
         return _key_row(rows[0]) if rows else None
 
     async def read_data_keys(self, namespace: str | None) -> list[DataKeyRow]:
-        query, params = f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys", ()
+        query, params = f"SELECT {_DATA_KEY_COLUMNS} FROM data_keys", tuple[str, ...]()
         if namespace is not None:
             query, params = query + " WHERE namespace = ?", (namespace,)
         return [_key_row(r) for r in await self._read(query + " ORDER BY created", params)]
@@ -177,7 +177,8 @@ class SqliteBackend:
     async def read_stale_payloads(
         self, namespace: str | None, after: tuple[str, str, int] | None, limit: int
     ) -> list[StalePayload]:
-        where, params = [_STALE], []
+        where: list[str] = [_STALE]
+        params: list[object] = []
         if namespace is not None:
             where.append("p.namespace = ?")
             params.append(namespace)

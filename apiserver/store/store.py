@@ -20,8 +20,9 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
+from .backend import Backend
 from .cache import ObjectCache, Watcher
 from .coalesced import CoalescedRead
 from .errors import (
@@ -33,7 +34,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .model import DataKeyWrite, Key, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
+from .model import DataKeyWrite, EventType, Key, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .payload_cache import PayloadCache
 from .shared import Change, SharedBackend
 from .tasks import stop_task
@@ -78,25 +79,6 @@ class Page:
     more: bool
 
 
-class Backend(Protocol):
-    """Durable storage that this process alone writes (SQLite). A `SharedBackend` (PostgreSQL) has
-    the same reads and settings but writes through `write_session` instead of `persist`."""
-
-    async def open(self) -> tuple[list[StoredObject], int]: ...
-    async def persist(self, writes: list[Write], revision: int) -> None: ...
-    async def read_payload(self, namespace: str, name: str, version: int) -> tuple[str, bytes] | None: ...
-    async def read_data_key(self, key_id: str) -> tuple[str, str, str, bytes, float, bool] | None: ...
-    async def read_active_data_key(self, namespace: str) -> tuple[str, str, str, bytes, float, bool] | None: ...
-    async def read_data_keys(self, namespace: str | None) -> list[tuple[str, str, str, bytes, float, bool]]: ...
-    async def read_data_key_usage(self) -> dict[str, int]: ...
-    async def read_stale_payloads(
-        self, namespace: str | None, after: tuple[str, str, int] | None, limit: int
-    ) -> list[tuple[str, str, int, str, bytes]]: ...
-    async def count_stale_payloads(self, namespace: str | None) -> int: ...
-    async def setting(self, key: str, default: Callable[[], str]) -> str: ...
-    async def close(self) -> None: ...
-
-
 class _LocalSession:
     """The write session of a backend this process alone writes: the cache is the truth."""
 
@@ -121,7 +103,8 @@ class Store:
         self._head: CoalescedRead[int] | None = (
             CoalescedRead(backend.head_revision) if isinstance(backend, SharedBackend) else None
         )
-        self.shared = isinstance(backend, SharedBackend)
+        self._shared: SharedBackend | None = backend if isinstance(backend, SharedBackend) else None
+        self.shared = self._shared is not None
         # Told the namespace (None: all) whose active data key another replica replaced.
         self.on_data_key_change: Callable[[str | None], None] | None = None
         self._queue: list[Queued] = []
@@ -137,10 +120,10 @@ class Store:
 
     async def _open(self) -> None:
         objects, revision = await self.backend.open()
-        if self.shared:
-            oldest, history = await self.backend.history(revision)  # type: ignore[attr-defined]
+        if self._shared is not None:
+            oldest, history = await self._shared.history(revision)
             self.cache.load(objects, revision, [c.event for c in history if c.event], oldest)
-            self.backend.follow(self._poke.set)  # type: ignore[attr-defined]
+            self._shared.follow(self._poke.set)
             self._tasks.append(asyncio.create_task(self._follow_loop(), name="store-follower"))
         else:
             self.cache.load(objects, revision)
@@ -234,7 +217,7 @@ class Store:
             if cached is not None:
                 return cached
         epoch = self._payloads.epoch
-        row = await self.backend.read_payload(namespace, name, version)  # type: ignore[union-attr]
+        row = await self.backend.read_payload(namespace, name, version)
         if row is not None and epoch == self._payloads.epoch:
             self._payloads.remember(namespace, name, version, (row[0], bytes(row[1])))
         return row
@@ -261,7 +244,8 @@ class Store:
             if target is not None and self.cache.revision >= target:
                 return  # a concurrent catch-up got there
             try:
-                head, changes = await self.backend.changes_after(self.cache.revision)  # type: ignore[attr-defined]
+                assert self._shared is not None, "only replicas catch up"
+                head, changes = await self._shared.changes_after(self.cache.revision)
             except RevisionExpired:
                 await self._reload()
                 return
@@ -269,8 +253,9 @@ class Store:
 
     async def _reload(self) -> None:
         log.warning("store cache at revision %d fell behind the retained changes; reloading", self.cache.revision)
-        objects, revision = await self.backend.load()  # type: ignore[attr-defined]
-        oldest, history = await self.backend.history(revision)  # type: ignore[attr-defined]
+        assert self._shared is not None, "only replicas reload"
+        objects, revision = await self._shared.load()
+        oldest, history = await self._shared.history(revision)
         self.cache.reload(objects, revision, [c.event for c in history if c.event], oldest)
         self._payloads.clear()
         if self.on_data_key_change:
@@ -323,10 +308,11 @@ class Store:
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:
-        if self.shared:
-            async with self.backend.write_session(self.cache.revision) as session:  # type: ignore[attr-defined]
+        if self._shared is not None:
+            async with self._shared.write_session(self.cache.revision) as session:
                 yield session
         else:
+            assert not isinstance(self.backend, SharedBackend)
             yield _LocalSession(self.backend, self.cache.revision)
 
     async def _run_batch(self, queued: list[Queued]) -> None:
@@ -430,7 +416,7 @@ def _changes(writes: list[Write]) -> list[Change]:
             stored = StoredObject(
                 write.resource, write.namespace, write.name, write.revision, write.body, write.index_key
             )
-            kind = "ADDED" if write.op == "create" else "MODIFIED"
+            kind: EventType = "ADDED" if write.op == "create" else "MODIFIED"
             event = WatchEvent(write.revision, kind, write.resource, write.namespace, write.name, write.body, previous)
             changes.append(Change(write.revision, event, stored))
     return changes

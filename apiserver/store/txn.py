@@ -87,8 +87,9 @@ class Txn:
         if self.get(resource, namespace, name) is not None:
             raise ObjectExists(resource, namespace, name)
         self._claim_index(resource, namespace, name, index_key)
-        write = ObjectWrite("create", resource, namespace, name, copy.deepcopy(body), index_key)
-        return self._record(write, StoredObject(resource, namespace, name, 0, write.body, index_key))
+        copied = copy.deepcopy(body)
+        write = ObjectWrite("create", resource, namespace, name, copied, index_key)
+        return self._record(write, StoredObject(resource, namespace, name, 0, copied, index_key))
 
     def update(
         self,
@@ -105,17 +106,18 @@ class Txn:
             self._claim_index(resource, namespace, name, index_key)
             if current.index_key is not None:
                 self._local_index[(resource, namespace, current.index_key)] = None
+        copied = copy.deepcopy(body)
         write = ObjectWrite(
             "update",
             resource,
             namespace,
             name,
-            copy.deepcopy(body),
+            copied,
             index_key,
             expected_revision=current.revision,
             previous=current,
         )
-        return self._record(write, StoredObject(resource, namespace, name, 0, write.body, index_key))
+        return self._record(write, StoredObject(resource, namespace, name, 0, copied, index_key))
 
     def delete(self, resource: str, namespace: str, name: str, *, expected_revision: int | None) -> ObjectWrite:
         current = self._current(resource, namespace, name, expected_revision)
@@ -187,6 +189,7 @@ class Txn:
                 write.revision = next_revision
                 next_revision += 1
                 # A deleted object is announced with the revision of its deletion, as etcd does.
+                assert write.body is not None, "every object write carries the object"
                 write.body.setdefault("metadata", {})["resourceVersion"] = str(write.revision)
                 if write.op != "delete":
                     self._local[(write.resource, write.namespace, write.name)] = StoredObject(
