@@ -210,7 +210,7 @@ class ListQuery:
         if direction not in ("asc", "desc"):
             raise invalid("invalid_direction")
         order = query.get("order")
-        scopes = tuple(query.getall("scopes", [])) if hasattr(query, "getall") else ()  # type: ignore[attr-defined]
+        scopes = tuple(query.getall("scopes", [])) if hasattr(query, "getall") else ()
         return cls(
             page, per_page, order if order in orders else None, direction == "desc", query.get("search", ""), scopes
         )

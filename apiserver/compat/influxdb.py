@@ -208,6 +208,7 @@ class InfluxDBFacade:
             "commit": "apiserver",
         }
         response = influx_json(body, pretty=False)
+        assert isinstance(response.body, bytes)
         response.body = response.body + b"\n"
         return response
 

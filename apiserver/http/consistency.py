@@ -14,7 +14,7 @@ from aiohttp import web
 
 from .middlewares import SURFACES, Handler
 
-STORE_SYNC = web.AppKey("store_sync", Callable[[], Awaitable[None]])
+STORE_SYNC: web.AppKey[Callable[[], Awaitable[None]]] = web.AppKey("store_sync")
 
 
 @web.middleware

@@ -168,7 +168,7 @@ class Discovery:
 
     def aggregated(self, core: bool, version: str) -> dict[str, Any]:
         """`APIGroupDiscoveryList` for `/api` (core) or `/apis`; version order is preference order."""
-        items = []
+        items: list[dict[str, Any]] = []
         if core:
             if self.core:
                 items.append({"metadata": {}, "versions": [self._aggregated_version(gv) for gv in self.core]})

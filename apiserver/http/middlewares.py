@@ -79,10 +79,10 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     surfaces = request.app[SURFACES]
     try:
         return await handler(request)
-    except ApiError as error:
-        return _finish(request, surfaces.render(request, error))
+    except ApiError as refused:
+        return _finish(request, surfaces.render(request, refused))
     except StoreUnavailable:  # the database is away (replicas on PostgreSQL): retry, never a 500 or a hang
-        error = service_unavailable("the database is unavailable; please try again later", retry_after=1)
+        error: ApiError = service_unavailable("the database is unavailable; please try again later", retry_after=1)
         return _finish(request, surfaces.render(request, error))
     except StorageFull:  # nothing was written; reads go on, and writes work again once space returns
         error = insufficient_storage("the server's storage is full; the write was not stored, please try again later")

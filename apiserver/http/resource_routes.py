@@ -79,7 +79,7 @@ class ResourceEndpoints:
         ]
         if self.type.namespaced:
             routes.insert(0, web.get(f"{prefix}/{r}", self.list_or_watch))
-        return routes
+        return list(routes)
 
     def _namespace(self, request: web.Request) -> str:
         return request.match_info.get("namespace", "") if self.type.namespaced else ""

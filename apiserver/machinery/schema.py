@@ -235,7 +235,7 @@ class ObjectSchema:
             node, _ = _child(node, seg)
             if node is None:
                 return None
-        return node.get("description")
+        return node.get("description") if node is not None else None
 
     # error translation ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from ..store.errors import RevisionExpired
@@ -43,7 +43,7 @@ async def watch_events(
     *,
     timeout: float | None,
     bookmarks: bool,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     rtype = registry.type
     registry.authorizer.authorize(ctx.principal, "watch", rtype, namespace or "")
     store = registry.store
@@ -63,8 +63,8 @@ async def watch_events(
         return
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        for event in replay_events:
-            yield event
+        for initial_event in replay_events:
+            yield initial_event
         for event in replay:
             translated = _translate(registry, ctx, options, event)
             if translated is not None:

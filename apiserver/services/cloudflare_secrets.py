@@ -17,6 +17,7 @@ The mapping (issue 6, point 6; decision 11):
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,7 +75,7 @@ def comment_of(obj: dict[str, Any]) -> str | None:
     return (obj["metadata"].get("annotations") or {}).get(COMMENT)
 
 
-def scopes_of(obj: dict[str, Any]) -> list[str]:
+def scopes_of(obj: dict[str, Any]) -> builtins.list[str]:
     return [d for d in obj.get("spec", {}).get("decrypters") or [] if d in SCOPES]
 
 
@@ -108,14 +109,14 @@ def check_name(name: str) -> None:
 class NewSecret:
     name: str
     value: SecretBytes
-    scopes: list[str]
+    scopes: builtins.list[str]
     comment: str | None = None
 
 
 @dataclass
 class SecretChange:
     value: SecretBytes | None = None
-    scopes: list[str] | None = None
+    scopes: builtins.list[str] | None = None
     comment: str | None = None
 
 
@@ -140,7 +141,7 @@ class CloudflareSecrets:
         """How many secrets the account's stores hold (what the quota counts, whoever asks)."""
         return self.stores.secret_count(ctx, namespace)
 
-    def list(self, ctx: RequestContext, namespace: str, store_id: str) -> list[dict[str, Any]]:
+    def list(self, ctx: RequestContext, namespace: str, store_id: str) -> builtins.list[dict[str, Any]]:
         self.stores.get(ctx, namespace, store_id)
         return [obj for _, obj in self.values.list(ctx, namespace, f"{STORE_LABEL}={store_id}")]
 
@@ -153,8 +154,8 @@ class CloudflareSecrets:
     # -- writes ---------------------------------------------------------------------------
 
     async def create(
-        self, ctx: RequestContext, namespace: str, store_id: str, secrets: list[NewSecret]
-    ) -> list[dict[str, Any]]:
+        self, ctx: RequestContext, namespace: str, store_id: str, secrets: builtins.list[NewSecret]
+    ) -> builtins.list[dict[str, Any]]:
         """Create every secret in one transaction; a name taken in the store is a 409, and nothing is written."""
         for secret in secrets:
             check_name(secret.name)
@@ -196,7 +197,7 @@ class CloudflareSecrets:
         )
         return (await self.values.upsert(ctx, namespace, [write]))[0]
 
-    async def delete(self, ctx: RequestContext, namespace: str, store_id: str, ids: list[str]) -> None:
+    async def delete(self, ctx: RequestContext, namespace: str, store_id: str, ids: builtins.list[str]) -> None:
         """Delete the secrets with these ids in one transaction; any unknown id is a 404 and deletes nothing."""
         by_id = {secret_id(obj): facade_key(obj) for obj in self.list(ctx, namespace, store_id)}
         missing = [i for i in ids if i not in by_id]
@@ -217,7 +218,7 @@ class CloudflareSecrets:
         store_id: str,
         id_: str,
         name: str,
-        scopes: list[str],
+        scopes: builtins.list[str],
         comment: str | None,
     ) -> dict[str, Any]:
         """A new secret in the same store with the source's value, copied inside the server."""

@@ -11,6 +11,7 @@ namespace, so the limits hold under concurrent requests.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -75,7 +76,7 @@ class CloudflareAccounts:
         self._by_id: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def visible(self, ctx: RequestContext) -> list[Account]:
+    def visible(self, ctx: RequestContext) -> builtins.list[Account]:
         """The accounts whose secrets the caller may list, by namespace name."""
         accounts = (_account(stored.body) for stored in self.store.iter_current(NAMESPACES.resource, ""))
         return [a for a in accounts if a and self.authorizer.can(ctx.principal, "list", SECURE_VALUES, a.namespace)]
@@ -131,7 +132,7 @@ class CloudflareStores:
         self.registry = registry
         self.accounts = accounts
 
-    def list(self, ctx: RequestContext, namespace: str) -> list[dict[str, Any]]:
+    def list(self, ctx: RequestContext, namespace: str) -> builtins.list[dict[str, Any]]:
         self.registry.authorizer.authorize(ctx.principal, "list", SECRET_STORES, namespace)
         return [s.body for s in self.registry.store.iter_current(SECRET_STORES.resource, namespace)]
 
@@ -143,7 +144,9 @@ class CloudflareStores:
         self.registry.authorizer.authorize(ctx.principal, "list", SECRET_STORES, namespace)
         return self.registry.store.count(SECURE_VALUES.resource, namespace, in_a_store)
 
-    async def create(self, ctx: RequestContext, namespace: str, names: list[str]) -> list[dict[str, Any]]:
+    async def create(
+        self, ctx: RequestContext, namespace: str, names: builtins.list[str]
+    ) -> builtins.list[dict[str, Any]]:
         """Create one store per name, all in one transaction (so a limit refuses all or none)."""
         async with self.accounts.serialised(namespace):
             prepared = [await self.registry.prepare_create(ctx, namespace, new_store(name)) for name in names]

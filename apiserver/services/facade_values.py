@@ -38,6 +38,7 @@ each facade renders in its own dialect. This module never sees HTTP.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import re
 import unicodedata
@@ -95,11 +96,11 @@ class FacadeWrite:
     key: str
     value: SecretBytes | None = None
     description: str | None = None
-    decrypters: list[str] | None = None
+    decrypters: builtins.list[str] | None = None
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     new_description: str = ""
-    add_decrypters: list[str] = field(default_factory=list)
+    add_decrypters: builtins.list[str] = field(default_factory=list)
     create_only: bool = False
 
 
@@ -146,7 +147,7 @@ class FacadeValues:
 
     def list(
         self, ctx: RequestContext, namespace: str, label_selector: str | None = None
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> builtins.list[tuple[str, dict[str, Any]]]:
         """(key, object) of every value the caller may get, sorted by key (byte-wise in UTF-8)."""
         self._authorizer.authorize(ctx.principal, "list", SECURE_VALUES, namespace)
         selector = LabelSelector.parse(label_selector)
@@ -163,14 +164,18 @@ class FacadeValues:
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def upsert(self, ctx: RequestContext, namespace: str, writes: list[FacadeWrite]) -> list[dict[str, Any]]:
+    async def upsert(
+        self, ctx: RequestContext, namespace: str, writes: builtins.list[FacadeWrite]
+    ) -> builtins.list[dict[str, Any]]:
         """Create or update every key in one transaction; all or nothing."""
         keys = [w.key for w in writes]
         if len(set(keys)) != len(keys):
             raise bad_request("each key may be written only once per request")
         return await self._retrying(namespace, lambda: self._upsert_once(ctx, namespace, writes))
 
-    async def _upsert_once(self, ctx: RequestContext, namespace: str, writes: list[FacadeWrite]) -> list[dict]:
+    async def _upsert_once(
+        self, ctx: RequestContext, namespace: str, writes: builtins.list[FacadeWrite]
+    ) -> builtins.list[dict]:
         claimed: set[str] = set()
         prepared = [await self._prepare(ctx, namespace, write, claimed) for write in writes]
         return await self.registry.commit(ctx, prepared)
@@ -226,13 +231,13 @@ class FacadeValues:
             SECURE_VALUES.group,
         )
 
-    async def delete(self, ctx: RequestContext, namespace: str, keys: list[str]) -> list[str]:
+    async def delete(self, ctx: RequestContext, namespace: str, keys: builtins.list[str]) -> builtins.list[str]:
         """Delete the values of `keys` in one transaction; returns the keys that existed."""
         wanted = list(dict.fromkeys(keys))
 
-        async def attempt() -> list[str]:
-            prepared: list[Prepared] = []
-            existing: list[str] = []
+        async def attempt() -> builtins.list[str]:
+            prepared: builtins.list[Prepared] = []
+            existing: builtins.list[str] = []
             for key in wanted:
                 current = self._lookup(namespace, key)
                 if current is not None:
@@ -274,7 +279,7 @@ def _value_text(value: SecretBytes) -> str:
     return value.reveal().decode("utf-8", "replace")
 
 
-def _merged_decrypters(current: list[str], write: FacadeWrite) -> list[str]:
+def _merged_decrypters(current: builtins.list[str], write: FacadeWrite) -> builtins.list[str]:
     decrypters = list(write.decrypters if write.decrypters is not None else current)
     decrypters += [d for d in write.add_decrypters if d not in decrypters]
     return decrypters

@@ -10,6 +10,7 @@ from ..machinery.errors import not_found
 from ..machinery.registry import Registry
 from ..resources.keeper import KEEPERS, SYSTEM_KEEPER, system_keeper
 from ..resources.namespace import NAMESPACES
+from ..store.model import ObjectWrite, StoredObject
 from ..store.txn import Txn
 
 
@@ -27,7 +28,7 @@ class KeeperService:
             raise not_found(KEEPERS.resource, name, KEEPERS.group)
 
         def switch(txn: Txn) -> Any:
-            chosen = None
+            chosen: ObjectWrite | StoredObject | None = None
             for current in list(txn.iter_current(KEEPERS.resource, namespace)):
                 should_be = current.name == name
                 if bool(current.body.get("status", {}).get("active")) != should_be:
