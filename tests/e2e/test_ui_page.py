@@ -565,7 +565,8 @@ def test_a_write_the_server_refuses_is_shown_as_a_message(open_page, server):
 
 def test_every_control_is_reachable_by_keyboard(open_page, server):
     page, _ = open_page()
-    page.keyboard.type(server.admin_token)  # the Token field has the focus
+    expect(page.get_by_label("Token")).to_be_focused()  # once the page has started, the Token field has the focus
+    page.keyboard.type(server.admin_token)
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     reached = set()
