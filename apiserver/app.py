@@ -13,8 +13,8 @@ from .config import Settings
 from .crypto.envelope import Envelope
 from .crypto.errors import KekConfigError
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
+from .http import access_token_routes, key_routes, native, token_routes
 from .http import decrypt as decrypt_routes
-from .http import key_routes, native, token_routes
 from .http.auth import TokenAuthenticator
 from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
@@ -27,6 +27,7 @@ from .machinery.registry import Registry
 from .resources.keeper import KeeperStrategy
 from .resources.namespace import DEFAULT_NAMESPACE, NamespaceStrategy
 from .resources.securevalue import SecureValueStrategy
+from .services.access_tokens import LEEWAY, MAX_LIFETIME, AccessTokenIssuer, AccessTokenVerifier, TrustedKeys
 from .services.audit import AuditLog
 from .services.authz import Authorizer
 from .services.cloudflare_secrets import CloudflareServices
@@ -37,6 +38,7 @@ from .services.kek_reload import KekReloader
 from .services.keys import KeyService
 from .services.securevalues import SecureValuePayload
 from .services.sessions import SessionService
+from .services.signing_keys import SigningKeys
 from .services.token_admin import TokenAdmin
 from .services.tokens import ADMIN_SUBJECT, TokenService, bootstrap_admin_token
 from .store.data_keys import StoreDataKeys
@@ -69,6 +71,9 @@ class Components:
     cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services (issue 6)
     sessions: SessionService  # the browser page's sessions
     keys: KeyService | None = None  # key maintenance: status, rotation, re-wrap, re-encryption
+    signing_keys: SigningKeys | None = None  # the keys that sign access tokens (token exchange)
+    access_issuer: AccessTokenIssuer | None = None
+    access_verifier: AccessTokenVerifier | None = None  # Grafana access tokens presented over gRPC
     registries: dict[str, Registry] = field(default_factory=dict)
 
 
@@ -150,6 +155,11 @@ def build_components(settings: Settings) -> Components:
         load_keks=reload_keks,
         retire_grace=settings.dek_retire_grace_seconds,
     )
+    # Old signing keys stay trusted as long as the longest access token they may have signed lives.
+    signing_keys = SigningKeys(store, envelope, keep_for=MAX_LIFETIME + LEEWAY)
+    components.signing_keys = signing_keys
+    components.access_issuer = AccessTokenIssuer(tokens, signing_keys)
+    components.access_verifier = AccessTokenVerifier(TrustedKeys(signing_keys, settings.grafana_jwks))
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
     return components
 
@@ -171,6 +181,8 @@ async def _start(components: Components) -> KekReloader:
     await components.envelope.check_data_keys()
     assert components.keys is not None
     kek_file = components.settings.kek_path if components.settings.kek is None else None
+    assert components.signing_keys is not None
+    await components.signing_keys.ensure()  # at first start; replicas then share it through the store
     reloader = KekReloader(components.keys, kek_file, components.settings.kek_watch_seconds)
     reloader.start()
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
@@ -212,6 +224,8 @@ def create_app(settings: Settings) -> web.Application:
     app[AUTHENTICATOR] = TokenAuthenticator(components.tokens, limiter)
     app[SESSION_AUTH] = SessionAuth(components.sessions, limiter)  # a wrong session counts as a wrong token
     app.cleanup_ctx.append(_lifecycle)
+    if settings.grpc_port is not None:
+        app.cleanup_ctx.append(_grpc_lifecycle(components, limiter))
     native.add_routes(app, components)
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)
@@ -220,4 +234,18 @@ def create_app(settings: Settings) -> web.Application:
     cloudflare.add_routes(app, components.cloudflare)
     influxdb.setup(app, components)
     ui_routes.add_routes(app, components)
+    assert components.access_issuer is not None and components.signing_keys is not None
+    access_token_routes.add_routes(
+        app, components.access_issuer, components.signing_keys, components.tokens, components.auditor
+    )
     return app
+
+
+def _grpc_lifecycle(components: Components, limiter: FailureLimiter):
+    from .grpc import server  # grpcio only when a gRPC port is asked for
+
+    verifier = components.access_verifier
+    assert verifier is not None
+    return server.lifecycle(
+        lambda: server.build_server(components.settings, components.decrypt, components.tokens, verifier, limiter)
+    )

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     cloudflare_secrets_quota: int = Field(100, ge=0)  # Secrets Store secrets per account, shown by /quota
 
     ui_session_idle_seconds: float = Field(1800.0, gt=0)  # a browser session ends after this long unused
+    # Grafana's decrypt service over gRPC on this port (same host, same TLS settings); off when unset.
+    grpc_port: int | None = Field(None, ge=0, le=65535)
+    # JWKS documents whose keys are trusted to sign Grafana access tokens (besides the server's own).
+    grafana_jwks: list[Path] = Field(default_factory=list)
 
     config_file: Path | None = None
 

@@ -35,6 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="serve TLS with a self-signed certificate for localhost, created in DATA_DIR/tls at "
         "first start (ignored when --tls-cert is given)",
     )
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        help="serve Grafana's decrypt service over gRPC on this port, with the HTTP TLS settings (default off)",
+    )
+    serve.add_argument(
+        "--grafana-jwks",
+        action="append",
+        metavar="FILE",
+        help="a JWKS document whose keys may sign Grafana access tokens (repeatable; the server's own keys "
+        "are always trusted)",
+    )
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument(
@@ -91,7 +103,9 @@ def _serve(args: argparse.Namespace) -> int:
     from ..app import create_app
     from ..config import Settings
     from ..crypto.errors import KekConfigError
+    from ..grpc import GrpcPortError
     from ..http import tls
+    from ..services.access_tokens import JwksFileError
     from ..store.errors import StoreError
 
     given = {k: v for k, v in vars(args).items() if k not in ("command", "run") and v is not None}
@@ -103,7 +117,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         app = create_app(settings)
-    except KekConfigError as exc:
+    except (KekConfigError, JwksFileError) as exc:
         print(f"apiserver: {exc}", file=sys.stderr)
         return 2
     context = None
@@ -122,8 +136,10 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
             access_log_format='%a "%r" %s %b %Tfs',
             print=lambda _: print(f"serving on {scheme}://{settings.host}:{settings.port}", flush=True),
+            # The gRPC port (if any) is bound in the app's start-up, before this line is printed.
         )
-    except (StoreError, KekConfigError) as exc:  # a newer database, KEKs that do not open the data keys
+    # A newer database, KEKs that do not open the data keys, a gRPC port already taken.
+    except (StoreError, KekConfigError, GrpcPortError) as exc:
         print(f"apiserver: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -1,0 +1,196 @@
+"""The gRPC edge: status codes, limits and authentication, as interceptors around unary methods.
+
+- `StatusCodes` (outermost) turns every failure into the status code Grafana's client
+  understands: a `Refusal` carries its own code; a store that cannot be reached, or an error of
+  ours that says "try later" (503), is UNAVAILABLE and rate limiting is RESOURCE_EXHAUSTED (both
+  retried by the client); anything unexpected is INTERNAL with a generic message, logged by type
+  and frames only, since an exception's message might quote a request's data.
+- `Authentication` resolves the caller once per call: a Grafana access token in `X-Access-Token`,
+  or one of our tokens as `authorization: Bearer`. Rejected credentials count against the same
+  per-address failure limiter as HTTP's, and an address over the limit is refused before its
+  credential is looked at.
+
+Only the methods under the protected prefixes are wrapped; health and reflection stay open, as
+/livez and /readyz do over HTTP.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from ..http.ratelimit import FailureLimiter
+from ..machinery.context import Principal
+from ..machinery.errors import ApiError
+from ..services.access_tokens import AccessClaims, AccessTokenVerifier, InvalidAccessToken
+from ..services.tokens import TokenService
+from ..store.errors import StoreUnavailable
+
+log = logging.getLogger("apiserver.grpc")
+
+ACCESS_TOKEN = "x-access-token"
+AUTHORIZATION = "authorization"
+SERVICE_IDENTITY_NAME = "x-grafana-service-identity-name"
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+class Refusal(Exception):
+    """A call refused with a status code; the message is safe to show the caller."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a principal, and the claims of the access token when that is the credential."""
+
+    principal: Principal
+    claims: AccessClaims | None = None
+    acting_for: str = ""  # X-Grafana-Service-Identity-Name, for the audit only
+
+
+_CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("apiserver.grpc.caller")
+
+
+def current_caller() -> Caller:
+    """The caller of the call being served (set by `Authentication`)."""
+    try:
+        return _CALLER.get()
+    except LookupError:
+        raise Refusal(grpc.StatusCode.UNAUTHENTICATED, "no credentials") from None
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str:
+    for name, value in context.invocation_metadata() or ():
+        if name == key and isinstance(value, str):
+            return value
+    return ""
+
+
+def peer_address(context: grpc.aio.ServicerContext) -> str:
+    """The peer's address without the port, as HTTP's `request.remote` gives it (shared limiter keys)."""
+    peer = context.peer() or ""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]")
+    return peer
+
+
+class _UnaryWrapper(grpc.aio.ServerInterceptor):
+    """Wraps the unary-unary methods under `prefixes` with `around`."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        self.prefixes = prefixes
+
+    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method or ""
+        if handler is None or handler.unary_unary is None or not method.startswith(self.prefixes):
+            return handler
+        inner: Behavior = handler.unary_unary
+
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await self.around(inner, request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    async def around(self, inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        raise NotImplementedError
+
+
+class StatusCodes(_UnaryWrapper):
+    async def around(self, inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await inner(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Refusal as refusal:
+            await context.abort(refusal.code, refusal.message)
+        except StoreUnavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; please try again later")
+        except ApiError as error:
+            await context.abort(_code_of(error), error.message)
+        except Exception as exc:  # a bug of ours: a generic answer, and a trace without messages
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            log.error("unhandled %s in gRPC call\n%s", type(exc).__name__, frames)
+            await context.abort(grpc.StatusCode.INTERNAL, "an internal error occurred")
+
+
+def _code_of(error: ApiError) -> grpc.StatusCode:
+    return {
+        400: grpc.StatusCode.INVALID_ARGUMENT,
+        401: grpc.StatusCode.UNAUTHENTICATED,
+        403: grpc.StatusCode.PERMISSION_DENIED,
+        404: grpc.StatusCode.NOT_FOUND,
+        409: grpc.StatusCode.ABORTED,
+        413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        422: grpc.StatusCode.INVALID_ARGUMENT,
+        429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+        503: grpc.StatusCode.UNAVAILABLE,
+        507: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }.get(error.code, grpc.StatusCode.INTERNAL)
+
+
+class Authentication(_UnaryWrapper):
+    def __init__(
+        self,
+        prefixes: tuple[str, ...],
+        tokens: TokenService,
+        verifier: AccessTokenVerifier,
+        limiter: FailureLimiter,
+    ) -> None:
+        super().__init__(prefixes)
+        self.tokens = tokens
+        self.verifier = verifier
+        self.limiter = limiter
+
+    async def around(self, inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        source = peer_address(context)
+        wait = self.limiter.retry_after(source)
+        if wait is not None:
+            raise Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, f"too many failed authentications; retry in {wait}s")
+        caller = self._caller(context)
+        if caller is None:
+            self.limiter.failed(source)
+            raise Refusal(grpc.StatusCode.UNAUTHENTICATED, "invalid credentials")
+        reset = _CALLER.set(caller)
+        try:
+            return await inner(request, context)
+        finally:
+            _CALLER.reset(reset)
+
+    def _caller(self, context: grpc.aio.ServicerContext) -> Caller | None:
+        acting_for = metadata_value(context, SERVICE_IDENTITY_NAME)
+        access_token = metadata_value(context, ACCESS_TOKEN).strip()
+        if access_token:
+            try:
+                claims = self.verifier.verify(access_token)
+            except InvalidAccessToken as exc:
+                log.info("access token refused: %s", exc)
+                return None
+            identity = claims.service_identities[0] if len(claims.service_identities) == 1 else None
+            principal = Principal(subject=claims.subject or "access-token", service_identity=identity)
+            return Caller(principal, claims, acting_for)
+        scheme, _, value = metadata_value(context, AUTHORIZATION).partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            if not value.strip() and not scheme:
+                raise Refusal(grpc.StatusCode.UNAUTHENTICATED, "no credentials: send X-Access-Token or a bearer token")
+            return None
+        principal = self.tokens.authenticate(value.strip())
+        return Caller(principal, None, acting_for) if principal is not None else None

@@ -1,0 +1,256 @@
+"""Grafana access tokens: verifying the ones callers present, and issuing ours (the token exchange).
+
+An access token is a JWT as grafana/authlib defines it (`authn/verifier.go`,
+`verifier_access_token.go`): header `typ: at+jwt` and a `kid` naming a key of a JWKS; claims
+`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti` and the custom `namespace` (`*` for all),
+`permissions`, `scopes`, `delegatedPermissions` and `serviceIdentity`. Keys are our own signing
+keys plus the JWKS documents the operator trusts (Grafana Cloud's, another issuer's). Only RS256
+and ES256 are accepted, and each key only with the algorithm of its own type, so neither
+`alg: none` nor an HMAC "signed" with a public key can pass.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from ..machinery.context import Principal
+from .permissions import ALL_NAMESPACES, DECRYPT_ANY, Grant
+from .signing_keys import ALGORITHM, SigningKeys
+from .tokens import TokenService
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+AUDIENCE = "secret.grafana.app"
+ISSUER = "apiserver"
+DEFAULT_LIFETIME = 600  # seconds, as Grafana's token signer
+MAX_LIFETIME = 3600
+LEEWAY = 30  # seconds of clock skew tolerated on exp/nbf
+_ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}
+
+
+class InvalidAccessToken(Exception):
+    """A token that is malformed, expired, not yet valid, for another audience or not verifiable.
+
+    The message says which check failed, never anything of the token itself.
+    """
+
+
+class JwksFileError(ValueError):
+    """A `--grafana-jwks` file that cannot be read as a JWKS document (a start-up error)."""
+
+
+class ExchangeRefused(Exception):
+    """A token exchange that is not allowed (400 for a bad request, 403 for more than the token has)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    subject: str
+    namespace: str
+    permissions: tuple[str, ...]
+    service_identities: tuple[str, ...]  # as Grafana's authorizer sees them: it wants exactly one
+    issuer: str
+    expires: float
+
+    def namespace_matches(self, namespace: str) -> bool:
+        return self.namespace == ALL_NAMESPACES or self.namespace == namespace
+
+    def grant(self) -> Grant:
+        """The decrypt rights: the token's namespace and permissions, for its one service identity."""
+        identity = self.service_identities[0].strip() if len(self.service_identities) == 1 else None
+        namespaces = None if self.namespace == ALL_NAMESPACES else frozenset([self.namespace])
+        return Grant(namespaces, decrypt=self.permissions, service_identity=identity or None)
+
+
+class TrustedKeys:
+    """Keys by kid: the server's own signing keys first, then the operator's JWKS files."""
+
+    def __init__(self, own: SigningKeys, jwks_files: Iterable[Path] = ()) -> None:
+        self.own = own
+        self.files = list(jwks_files)
+        self._external: dict[str, dict[str, Any]] = {}
+        for path in self.files:
+            self._external.update(load_jwks(path))
+
+    def get(self, kid: str) -> dict[str, Any] | None:
+        return self.own.public_jwk(kid) or self._external.get(kid)
+
+
+def load_jwks(path: Path) -> dict[str, dict[str, Any]]:
+    """The signature keys of a JWKS document, by kid; JwksFileError for a document that is not one."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise JwksFileError(f"{path}: not a readable JWKS document ({type(exc).__name__})") from None
+    keys = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(keys, list):
+        raise JwksFileError(f'{path}: a JWKS document is {{"keys": [...]}}')
+    found: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        if not isinstance(key, dict) or not isinstance(key.get("kid"), str) or key.get("kty") not in _ALGORITHMS:
+            continue  # keys without a kid, or of a type we never accept, can verify nothing here
+        if key.get("use", "sig") != "sig" or "d" in key:
+            continue
+        found[key["kid"]] = key
+    return found
+
+
+def _expected_algorithm(jwk: dict[str, Any]) -> str | None:
+    expected = _ALGORITHMS.get(jwk.get("kty", ""))
+    if jwk.get("alg") not in (None, expected):
+        return None
+    if expected == "ES256" and jwk.get("crv") != "P-256":
+        return None
+    return expected
+
+
+class AccessTokenVerifier:
+    def __init__(self, keys: TrustedKeys, *, clock: Callable[[], float] = time.time) -> None:
+        self.keys = keys
+        self._clock = clock
+
+    def verify(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidAccessToken("the access token is not a JWT") from None
+        if header.get("typ") != ACCESS_TOKEN_TYPE:
+            raise InvalidAccessToken("the token is not an access token (typ at+jwt)")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidAccessToken("the access token names no signing key (kid)")
+        jwk = self.keys.get(kid)
+        if jwk is None:
+            raise InvalidAccessToken("the access token's signing key is not trusted")
+        algorithm = _expected_algorithm(jwk)
+        if algorithm is None or header.get("alg") != algorithm:
+            raise InvalidAccessToken("the access token's algorithm does not fit its key")
+        try:
+            key = jwt.PyJWK(jwk, algorithm).key
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=AUDIENCE,
+                leeway=LEEWAY,
+                options={"require": ["exp", "aud"], "verify_iat": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidAccessToken("the access token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidAccessToken("the access token is not valid yet") from None
+        except (jwt.InvalidAudienceError, jwt.MissingRequiredClaimError):
+            raise InvalidAccessToken(f"the access token is not for {AUDIENCE}") from None
+        except jwt.PyJWTError:
+            raise InvalidAccessToken("the access token's signature does not verify") from None
+        return _claims(claims)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return ()
+
+
+def _claims(claims: dict[str, Any]) -> AccessClaims:
+    namespace = claims.get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        raise InvalidAccessToken("the access token has no namespace")
+    identity = claims.get("serviceIdentity")
+    identities = () if identity in (None, "") else _strings(identity) or ("",)
+    return AccessClaims(
+        subject=str(claims.get("sub", "")),
+        namespace=namespace,
+        permissions=_strings(claims.get("permissions")),
+        service_identities=identities,
+        issuer=str(claims.get("iss", "")),
+        expires=float(claims["exp"]),
+    )
+
+
+class AccessTokenIssuer:
+    """The token exchange: one of our service tokens in, a short-lived access token out."""
+
+    def __init__(self, tokens: TokenService, keys: SigningKeys, *, clock: Callable[[], float] = time.time) -> None:
+        self.tokens = tokens
+        self.keys = keys
+        self._clock = clock
+
+    async def exchange(self, principal: Principal, request: Any) -> str:
+        """A signed access token for `request` (authlib's TokenExchangeRequest) on behalf of `principal`."""
+        grant = self.tokens.grant_for(principal)
+        if grant is None:
+            raise ExchangeRefused(401, "invalid token")
+        namespace, audiences, expires_in = _parse_request(request)
+        identity = (principal.service_identity or "").strip()
+        if not identity:
+            raise ExchangeRefused(403, "only a token with a service identity can be exchanged for an access token")
+        if namespace == ALL_NAMESPACES and grant.namespaces is not None:
+            raise ExchangeRefused(403, "the token does not apply to every namespace")
+        if namespace != ALL_NAMESPACES and not grant.covers(namespace):
+            raise ExchangeRefused(403, f'the token does not apply to namespace "{namespace}"')
+        record = self.tokens.get(principal.token_id) if principal.token_id not in ("", "bootstrap") else None
+        now = self._clock()
+        expires = now + min(expires_in or DEFAULT_LIFETIME, MAX_LIFETIME)
+        if record is not None and record.expires:
+            expires = min(expires, _epoch(record.expires))  # never outlive the token it came from
+        if expires <= now:
+            raise ExchangeRefused(401, "invalid token")
+        permissions = [p for p in grant.decrypt if p == DECRYPT_ANY or p.startswith("secret.grafana.app/")]
+        kid, private = await self.keys.signer()
+        claims = {
+            "iss": ISSUER,
+            "sub": f"access-policy:{principal.token_id}",
+            "aud": audiences,
+            "iat": int(now),
+            "nbf": int(now),
+            "exp": int(expires),
+            "jti": secrets.token_hex(16),
+            "namespace": namespace,
+            "permissions": permissions,
+            "scopes": [],
+            "delegatedPermissions": [],
+            "serviceIdentity": identity,
+        }
+        return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": ACCESS_TOKEN_TYPE})
+
+
+def _epoch(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def _parse_request(request: Any) -> tuple[str, list[str], int | None]:
+    """authlib's TokenExchangeRequest: namespace, audiences, optional subjectToken and expiresIn."""
+    if not isinstance(request, dict):
+        raise ExchangeRefused(400, "the body must be a JSON object")
+    unknown = set(request) - {"namespace", "audiences", "subjectToken", "expiresIn"}
+    if unknown:
+        raise ExchangeRefused(400, f"unknown field {sorted(unknown)[0]!r}")
+    namespace = request.get("namespace")
+    if not isinstance(namespace, str) or not namespace or len(namespace) > 253:
+        raise ExchangeRefused(400, "missing namespace")
+    audiences = request.get("audiences")
+    if not isinstance(audiences, list) or not audiences or not all(isinstance(a, str) for a in audiences):
+        raise ExchangeRefused(400, "missing audiences")
+    if any(a != AUDIENCE for a in audiences):
+        raise ExchangeRefused(403, f"this server signs access tokens for the audience {AUDIENCE} only")
+    if request.get("subjectToken"):
+        raise ExchangeRefused(400, "exchanging a subject token (on-behalf-of) is not supported")
+    expires_in = request.get("expiresIn")
+    if expires_in is not None and (isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0):
+        raise ExchangeRefused(400, "expiresIn must be a positive number of seconds")
+    return namespace, sorted(set(audiences)), expires_in

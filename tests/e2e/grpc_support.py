@@ -1,0 +1,142 @@
+"""Helpers of the gRPC tests: a server with --grpc-port, generated grpcio stubs, access tokens of a test issuer."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from harness import Server, free_port, secure_value
+from identities_support import create_token
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from apiserver.grpc.generated.decryptv1 import decrypt_pb2 as v1
+from apiserver.grpc.generated.decryptv1 import decrypt_pb2_grpc as v1_grpc
+from apiserver.grpc.generated.decryptv1beta1 import decrypt_pb2 as v1beta1
+from apiserver.grpc.generated.decryptv1beta1 import decrypt_pb2_grpc as v1beta1_grpc
+
+PACKAGES = {"decryptv1beta1": (v1beta1, v1beta1_grpc), "decryptv1": (v1, v1_grpc)}
+AUDIENCE = "secret.grafana.app"
+DECRYPT = "secret.grafana.app/securevalues:decrypt"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class Issuer:
+    """An external token issuer whose keys the test generates and gives the server by --grafana-jwks."""
+
+    rsa_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
+    ec_key: ec.EllipticCurvePrivateKey = field(default_factory=lambda: ec.generate_private_key(ec.SECP256R1()))
+    rsa_kid: str = "test-rsa-1"
+    ec_kid: str = "test-ec-1"
+
+    def jwks(self) -> dict:
+        rsa_jwk = json.loads(RSAAlgorithm.to_jwk(self.rsa_key.public_key()))
+        ec_jwk = json.loads(ECAlgorithm.to_jwk(self.ec_key.public_key()))
+        rsa_jwk.update(kid=self.rsa_kid, use="sig", alg="RS256")
+        ec_jwk.update(kid=self.ec_kid, use="sig")
+        return {"keys": [rsa_jwk, ec_jwk]}
+
+    def write_jwks(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.jwks()))
+        return path
+
+    def claims(self, **overrides) -> dict:
+        now = int(time.time())
+        claims = {
+            "iss": "https://issuer.test",
+            "sub": "access-policy:test",
+            "aud": [AUDIENCE],
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+            "namespace": "default",
+            "permissions": [DECRYPT],
+            "serviceIdentity": "svc-a",
+        }
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def token(self, *, alg: str = "RS256", kid: str | None = None, typ: str = "at+jwt", **claims) -> str:
+        key = self.rsa_key if alg == "RS256" else self.ec_key
+        kid = kid or (self.rsa_kid if alg == "RS256" else self.ec_kid)
+        return jwt.encode(self.claims(**claims), key, algorithm=alg, headers={"kid": kid, "typ": typ})
+
+    def unsigned(self, **claims) -> str:
+        """`alg: none`: no signature at all."""
+        header = {"alg": "none", "typ": "at+jwt", "kid": self.rsa_kid}
+        return f"{b64(json.dumps(header).encode())}.{b64(json.dumps(self.claims(**claims)).encode())}."
+
+    def hs256_with_public_key(self, **claims) -> str:
+        """The classic confusion: an HMAC whose secret is the trusted public key's PEM."""
+        pem = self.rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        header = {"alg": "HS256", "typ": "at+jwt", "kid": self.rsa_kid}
+        signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(self.claims(**claims)).encode())}"
+        signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{b64(signature)}"
+
+
+@dataclass
+class GrpcServer:
+    server: Server
+    grpc_port: int
+    issuer: Issuer
+    service_token: str  # ours, service identity svc-a, namespace default
+    values: dict[str, str]
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def stub(self, package: str = "decryptv1beta1", channel: grpc.Channel | None = None):
+        _, services = PACKAGES[package]
+        return services.SecureValueDecrypterStub(channel or grpc.insecure_channel(self.address))
+
+    def decrypt(self, names, *, package="decryptv1beta1", namespace="default", metadata=(), channel=None):
+        messages, _ = PACKAGES[package]
+        request = messages.SecureValueDecryptRequest(namespace=namespace, names=list(names))
+        response = self.stub(package, channel).DecryptSecureValues(request, metadata=metadata, timeout=20)
+        return {
+            name: (result.value if result.WhichOneof("result") == "value" else ("error", result.error_message))
+            for name, result in response.decrypted_values.items()
+        }
+
+
+def start_grpc_server(data_dir: Path, *extra: str, failure_limit: int = 20) -> GrpcServer:
+    issuer = Issuer()
+    data_dir.mkdir(parents=True)
+    jwks = issuer.write_jwks(data_dir.parent / f"{data_dir.name}-issuer-jwks.json")
+    port = free_port()
+    env = {"APISERVER_AUTH_FAILURE_LIMIT": str(failure_limit)}
+    server = Server(data_dir, ["--grpc-port", str(port), "--grafana-jwks", str(jwks), *extra], env).start()
+    values = {"db": "db-pässword", "other": "other-secret", "by-name": "named"}
+    decrypters = {"db": ["svc-a"], "other": ["svc-b"], "by-name": ["svc-a"]}
+    for name, value in values.items():
+        response = server.session.post(
+            server.sv_url(), json=secure_value(name, value=value, decrypters=decrypters[name])
+        )
+        assert response.status_code == 201, response.text
+    token, _ = create_token(server, serviceIdentity="svc-a", role="viewer")
+    return GrpcServer(server, port, issuer, token, values)
+
+
+def code_of(call) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    return caught.value.code()
