@@ -182,7 +182,10 @@ async def _start(components: Components) -> KekReloader:
     assert components.keys is not None
     kek_file = components.settings.kek_path if components.settings.kek is None else None
     assert components.signing_keys is not None
-    await components.signing_keys.ensure()  # at first start; replicas then share it through the store
+    if components.settings.grpc_port is not None:
+        # A server that serves Grafana's decrypt has its signing key from the first start (published at
+        # /.well-known/jwks.json); elsewhere it is made by the first token exchange. Replicas share it.
+        await components.signing_keys.ensure()
     reloader = KekReloader(components.keys, kek_file, components.settings.kek_watch_seconds)
     reloader.start()
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:

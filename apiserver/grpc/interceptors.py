@@ -94,7 +94,7 @@ class _UnaryWrapper(grpc.aio.ServerInterceptor):
     def __init__(self, prefixes: tuple[str, ...]) -> None:
         self.prefixes = prefixes
 
-    async def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         method = handler_call_details.method or ""
         if handler is None or handler.unary_unary is None or not method.startswith(self.prefixes):
@@ -192,5 +192,5 @@ class Authentication(_UnaryWrapper):
             if not value.strip() and not scheme:
                 raise Refusal(grpc.StatusCode.UNAUTHENTICATED, "no credentials: send X-Access-Token or a bearer token")
             return None
-        principal = self.tokens.authenticate(value.strip())
-        return Caller(principal, None, acting_for) if principal is not None else None
+        bearer = self.tokens.authenticate(value.strip())
+        return Caller(bearer, None, acting_for) if bearer is not None else None
