@@ -13,7 +13,7 @@ from .config import Settings
 from .crypto.envelope import Envelope
 from .crypto.errors import KekConfigError
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
-from .http import access_token_routes, key_routes, native, token_routes
+from .http import access_token_routes, health_routes, key_routes, native, token_routes
 from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
 from .http.consistency import STORE_SYNC, consistent_reads
@@ -24,6 +24,8 @@ from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
 from .machinery.errors import AlreadyExists
 from .machinery.registry import Registry
+from .ops.health import HealthChecks, ping
+from .ops.metrics import Metrics
 from .resources.keeper import KeeperStrategy
 from .resources.namespace import DEFAULT_NAMESPACE, NamespaceStrategy
 from .resources.securevalue import SecureValueStrategy
@@ -75,6 +77,9 @@ class Components:
     access_issuer: AccessTokenIssuer | None = None
     access_verifier: AccessTokenVerifier | None = None  # Grafana access tokens presented over gRPC
     registries: dict[str, Registry] = field(default_factory=dict)
+    # What /livez and /readyz run, and the series /metrics exports (apiserver/ops, docs/observability.md).
+    health: HealthChecks = field(default_factory=HealthChecks)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -161,6 +166,8 @@ def build_components(settings: Settings) -> Components:
     components.access_issuer = AccessTokenIssuer(tokens, signing_keys)
     components.access_verifier = AccessTokenVerifier(TrustedKeys(signing_keys, settings.grafana_jwks))
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
+    components.health.add("ping", ping, liveness=True)
+    components.health.add("store", store.health)
     return components
 
 
@@ -229,6 +236,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_lifecycle)
     if settings.grpc_port is not None:
         app.cleanup_ctx.append(_grpc_lifecycle(components, limiter))
+    health_routes.add_routes(app, components.health)
     native.add_routes(app, components)
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)

@@ -27,6 +27,6 @@ async def consistent_reads(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _any_state_will_do(request: web.Request) -> bool:
-    if request.method == "OPTIONS" or request.path in request.app[SURFACES].public_paths:
+    if request.method == "OPTIONS" or request.app[SURFACES].is_public(request.path):
         return True
     return request.method in ("GET", "HEAD") and request.query.get("resourceVersion") == "0"

@@ -47,7 +47,14 @@ class Surfaces:
 
     def __init__(self) -> None:
         self._dialects: list[tuple[str, Renderer]] = []
-        self.public_paths: set[str] = {"/livez", "/readyz"}
+        self.public_paths: set[str] = set()  # exact paths that need no credentials
+        self._public_prefixes: tuple[str, ...] = ()  # and every path under these
+
+    def add_public_prefix(self, prefix: str) -> None:
+        self._public_prefixes += (prefix,)
+
+    def is_public(self, path: str) -> bool:
+        return path in self.public_paths or path.startswith(self._public_prefixes)
 
     def add_dialect(self, prefix: str, renderer: Renderer) -> None:
         self._dialects.append((prefix, renderer))
@@ -123,7 +130,7 @@ def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamRes
 async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
     if PRINCIPAL in request:  # a browser session, authenticated by the session middleware before
         return await handler(request)
-    if request.path in request.app[SURFACES].public_paths or request.method == "OPTIONS":
+    if request.method == "OPTIONS" or request.app[SURFACES].is_public(request.path):
         return await handler(request)
     request[PRINCIPAL] = request.app[AUTHENTICATOR].authenticate(request)
     return await handler(request)

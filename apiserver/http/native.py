@@ -1,4 +1,4 @@
-"""The native surface: health, the Kubernetes-style resource routes, and keeper activation."""
+"""The native surface: the Kubernetes-style resource routes, and keeper activation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ..resources import GROUP, VERSION
-from ..store.errors import StoreUnavailable
 from .context import request_context
 from .discovery import Discovery
 from .middlewares import SURFACES
@@ -16,27 +15,9 @@ from .resource_routes import ResourceEndpoints, json_response
 
 if TYPE_CHECKING:
     from ..app import Components
-    from ..store.store import Store
 
 GROUP_PREFIX = f"/apis/{GROUP}/{VERSION}"
 CORE_PREFIX = "/api/v1"
-
-
-async def livez(request: web.Request) -> web.Response:
-    return web.Response(text="ok")
-
-
-def readyz_for(store: Store):
-    """Ready while the store can answer consistent reads: a replica whose database is away is not."""
-
-    async def readyz(request: web.Request) -> web.Response:
-        try:
-            await store.sync()
-        except StoreUnavailable:
-            return web.Response(status=503, text="the database is unavailable", headers={"Retry-After": "1"})
-        return web.Response(text="ok")
-
-    return readyz
 
 
 def add_routes(app: web.Application, components: Components) -> None:
@@ -46,8 +27,6 @@ def add_routes(app: web.Application, components: Components) -> None:
         )
         return json_response(keeper)
 
-    app.router.add_get("/livez", livez)
-    app.router.add_get("/readyz", readyz_for(components.store))
     app.router.add_post(f"{GROUP_PREFIX}/namespaces/{{namespace}}/keepers/{{name}}/activate", activate_keeper)
     for registry in (components.secure_values, components.keepers):
         app.router.add_routes(ResourceEndpoints(registry, components.continue_tokens).routes(GROUP_PREFIX))

@@ -61,7 +61,7 @@ async def session_authentication(request: web.Request, handler: Handler) -> web.
     if not secret or bearer_token(request) is not None or not request.path.startswith(COOKIE_PATHS):
         return await handler(request)
     auth = request.app[SESSION_AUTH]
-    public = request.path in request.app[SURFACES].public_paths
+    public = request.app[SURFACES].is_public(request.path)
     source = request.remote or ""
     wait = auth.limiter.retry_after(source)
     if wait is not None:

@@ -238,6 +238,18 @@ class Store:
         if self.cache.revision < head:
             await self._catch_up(head)
 
+    async def health(self) -> str | None:
+        """The readiness check: None while consistent reads can be served, else why not.
+
+        A full disk does not count: reads go on, and a replica taken out of its load balancer
+        would refuse them too.
+        """
+        try:
+            await self.sync()
+        except StoreUnavailable:
+            return "the database is unavailable"
+        return None
+
     async def _catch_up(self, target: int | None) -> None:
         """Read and apply the changes after the cache's revision (once at a time)."""
         async with self._catching_up:

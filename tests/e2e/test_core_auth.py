@@ -36,7 +36,8 @@ def _app_routes(tmp_path) -> tuple[list[tuple[str, str]], set[str]]:
         path = re.sub(r"\{[^}]*\}", "x", path.replace("{namespace}", "default"))
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"] if route.method == "*" else [route.method]
         routes.update((method, path) for method in methods if method != "HEAD")
-    return sorted(routes), set(app[SURFACES].public_paths)
+    surfaces = app[SURFACES]
+    return sorted(routes), {path for _, path in routes if surfaces.is_public(path)}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,1 @@
+"""Operating the server: health checks and metrics (generic; no secret knowledge)."""
