@@ -16,6 +16,7 @@ from .crypto.kek import KekRing, load_kek_file, parse_kek_env
 from .http import access_token_routes, health_routes, key_routes, native, token_routes
 from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
+from .http.body import BODY_LIMIT
 from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
 from .http.ratelimit import FailureLimiter
@@ -228,6 +229,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[request_id, errors, *syncing, session_authentication, authentication],
     )
     app[COMPONENTS] = components
+    app[BODY_LIMIT] = settings.max_body_bytes
     app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync
     limiter = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)

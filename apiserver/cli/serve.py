@@ -47,6 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a JWKS document whose keys may sign Grafana access tokens (repeatable; the server's own keys "
         "are always trusted)",
     )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        help="the largest request body (or gRPC message) any surface accepts, in bytes "
+        "(or APISERVER_MAX_BODY_BYTES; default 3145728, as kube-apiserver)",
+    )
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument(

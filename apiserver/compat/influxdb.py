@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from ..http.body import read_body
 from ..http.context import REQUEST_ID
 from ..http.middlewares import SURFACES, require_principal
 from ..machinery.context import Principal, RequestContext
@@ -96,7 +97,7 @@ class InfluxDBFacade:
             links = {"org": f"{ORGS}/{org_id}", "self": f"{ORGS}/{org_id}/secrets"}
             return influx_json({"links": links, "secrets": keys})
         if action == "patch":
-            pairs = _decode(decode_string_map, await request.read())
+            pairs = _decode(decode_string_map, await read_body(request))
             self._require(principal, org_id, namespace, "write", ("create", "update"))
             writes = [
                 FacadeWrite(
@@ -107,7 +108,7 @@ class InfluxDBFacade:
             if writes:
                 await self._write(org_id, self.values.upsert(ctx, namespace, writes))
             return no_content()
-        keys = [key] if action == "delete" else _decode(decode_secret_keys, await request.read())
+        keys = [key] if action == "delete" else _decode(decode_secret_keys, await read_body(request))
         self._require(principal, org_id, namespace, "write", ("delete",))
         if keys:
             await self._write(org_id, self.values.delete(ctx, namespace, keys))

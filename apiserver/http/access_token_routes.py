@@ -22,6 +22,7 @@ from ..machinery.errors import ApiError, bad_request, forbidden
 from ..services.access_tokens import AccessTokenIssuer, ExchangeRefused
 from ..services.signing_keys import SigningKeys
 from ..services.tokens import TOKEN_GROUP, TokenService
+from .body import read_body
 from .context import request_context
 from .middlewares import SURFACES, require_principal
 
@@ -50,7 +51,7 @@ def add_routes(
     async def exchange(request: web.Request) -> web.Response:
         principal = require_principal(request)
         try:
-            body = orjson.loads(await request.read())
+            body = orjson.loads(await read_body(request))
         except orjson.JSONDecodeError:
             return _json({"error": "the body must be JSON", "status": "error"}, 400)
         try:
@@ -73,7 +74,7 @@ def add_routes(
 
     async def rotate(request: web.Request) -> web.Response:
         _require_cluster_admin(request)
-        if await request.read() not in (b"", b"{}"):
+        if await read_body(request) not in (b"", b"{}"):
             raise bad_request("rotate takes no body (or {})")
         ctx = request_context(request)
         key = await keys.rotate()

@@ -9,10 +9,17 @@ from aiohttp import web
 from ..machinery.documents import decode_document
 from ..machinery.errors import bad_request, too_large
 
-MAX_BODY_BYTES = 3 * 1024 * 1024  # as kube-apiserver: 3 MiB
+# The one body limit of every surface (`--max-body-bytes`), set by the application factory.
+BODY_LIMIT = web.AppKey("body_limit", int)
 
 
-async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
+def body_limit(request: web.Request) -> int:
+    return request.config_dict[BODY_LIMIT]
+
+
+async def read_body(request: web.Request, limit: int | None = None) -> bytes:
+    """The whole body, at most the configured limit (or `limit`, when a route wants less); else a 413."""
+    limit = body_limit(request) if limit is None else min(limit, body_limit(request))
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
     try:

@@ -28,6 +28,7 @@ from ..machinery.errors import (
     unauthorized,
 )
 from ..store.errors import StorageFull, StoreUnavailable
+from .body import body_limit
 from .context import PRINCIPAL, REQUEST_ID
 from .status import status_response
 
@@ -95,7 +96,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         error = insufficient_storage("the server's storage is full; the write was not stored, please try again later")
         return _finish(request, surfaces.render(request, error))
     except web.HTTPRequestEntityTooLarge:
-        return _finish(request, surfaces.render(request, too_large(request.app._client_max_size)))
+        return _finish(request, surfaces.render(request, too_large(body_limit(request))))
     except web.HTTPMethodNotAllowed:
         return _finish(request, surfaces.render(request, method_not_allowed(request.method, request.path)))
     except web.HTTPNotFound:

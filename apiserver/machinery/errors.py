@@ -161,6 +161,8 @@ class Expired(_Typed):
 class TooLarge(_Typed):
     CODE, REASON = 413, "RequestEntityTooLarge"
 
+    limit: int | None = None  # the body limit in bytes, when a body was too large (dialects name it)
+
 
 class UnsupportedMediaType(_Typed):
     CODE, REASON = 415, "UnsupportedMediaType"
@@ -233,7 +235,9 @@ def expired(message: str) -> Expired:
 
 
 def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"Request entity too large: limit is {limit}")
+    error = TooLarge(f"Request entity too large: limit is {limit}")
+    error.limit = limit
+    return error
 
 
 def unsupported_media_type(accepted: list[str]) -> UnsupportedMediaType:
