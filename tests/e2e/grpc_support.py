@@ -118,13 +118,18 @@ class GrpcServer:
         }
 
 
-def start_grpc_server(data_dir: Path, *extra: str, failure_limit: int = 20) -> GrpcServer:
+def start_grpc_server(
+    data_dir: Path, *extra: str, failure_limit: int = 20, scheme: str = "http", env: dict[str, str] | None = None
+) -> GrpcServer:
+    """A server with --grpc-port, trusting a test issuer's JWKS, holding three values for svc-a and svc-b."""
     issuer = Issuer()
-    data_dir.mkdir(parents=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
     jwks = issuer.write_jwks(data_dir.parent / f"{data_dir.name}-issuer-jwks.json")
     port = free_port()
-    env = {"APISERVER_AUTH_FAILURE_LIMIT": str(failure_limit)}
-    server = Server(data_dir, ["--grpc-port", str(port), "--grafana-jwks", str(jwks), *extra], env).start()
+    env = {"APISERVER_AUTH_FAILURE_LIMIT": str(failure_limit), **(env or {})}
+    args = ["--grpc-port", str(port), "--grafana-jwks", str(jwks), *extra]
+    server = Server(data_dir, args, env, scheme=scheme).start()
+    server.session.trust_env = False  # else REQUESTS_CA_BUNDLE would override the session's verify=False
     values = {"db": "db-pässword", "other": "other-secret", "by-name": "named"}
     decrypters = {"db": ["svc-a"], "other": ["svc-b"], "by-name": ["svc-a"]}
     for name, value in values.items():
@@ -140,3 +145,50 @@ def code_of(call) -> grpc.StatusCode:
     with pytest.raises(grpc.RpcError) as caught:
         call()
     return caught.value.code()
+
+
+def write_ca_signed_certificate(directory: Path, host: str = "localhost") -> tuple[Path, Path, Path]:
+    """A test CA and a server certificate it signs for `host` and 127.0.0.1: (ca.crt, tls.crt, tls.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "apiserver test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = directory / "ca.crt", directory / "tls.crt", directory / "tls.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    paths[2].chmod(0o600)
+    return paths

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import time
 
 import grpc
 import pytest
@@ -70,6 +71,8 @@ def test_bad_tokens_are_unauthenticated(g, package):
     bad = {
         "expired": issuer.token(exp=1_000_000, iat=999_000, nbf=999_000),
         "not yet valid": issuer.token(nbf=4_000_000_000, exp=4_000_000_600),
+        "expired beyond the leeway": issuer.token(exp=int(time.time()) - 40),
+        "exp not a number": issuer.token(exp="tomorrow"),
         "wrong audience": issuer.token(aud=["grafana.app"]),
         "no audience": issuer.token(aud=None),
         "wrong typ": issuer.token(typ="jwt"),
