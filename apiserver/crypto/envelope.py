@@ -1,9 +1,10 @@
 """Envelope encryption of secret values.
 
-Each namespace has one active random data key (DEK), wrapped by the active KEK and stored through
-a `DataKeyRepository`. Values are sealed with the DEK under associated data naming namespace,
-name and version, so a stored blob cannot be replayed into another row. DEKs rotate lazily: the
-first encrypt after `rotation_period` creates a new one; old DEKs stay to decrypt old values.
+Each namespace has one active random data key (DEK), wrapped by the active KEK of a `KekProvider`
+(local KEKs or a KMS v2 plugin) and stored through a `DataKeyRepository`. Values are sealed with
+the DEK under associated data naming namespace, name and version, so a stored blob cannot be
+replayed into another row. DEKs rotate lazily: the first encrypt after `rotation_period` creates a
+new one; old DEKs stay to decrypt old values.
 """
 
 from __future__ import annotations
@@ -13,20 +14,22 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import aead
-from .errors import DecryptionError, KekConfigError, KekMismatch, KekMissing
+from .errors import DecryptionError, KekMismatch, KekMissing, KmsUnavailable
 from .kek import KekRing
+from .providers import FILE, KekProvider, LocalKeks, Wrapping
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DataKeyRecord:
-    """A stored DEK: `wrapped` is the DEK sealed by KEK `kek_id` (hidden from repr anyway)."""
+    """A stored DEK: `wrapped` is the DEK sealed by KEK `kek_id` of `provider` (hidden from repr
+    anyway); `annotations` are what that provider returned with it, given back to unwrap it."""
 
     id: str
     namespace: str
@@ -34,6 +37,12 @@ class DataKeyRecord:
     wrapped: bytes = field(repr=False)
     created: float
     active: bool
+    provider: str = FILE
+    annotations: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def wrapping(self) -> Wrapping:
+        return Wrapping(self.provider, self.kek_id, self.wrapped, self.annotations)
 
 
 class DataKeyRepository(Protocol):
@@ -51,7 +60,7 @@ class DataKeyRepository(Protocol):
     async def data_keys(self, namespace: str | None = None) -> list[DataKeyRecord]:
         """All DEKs (of one namespace if given)."""
 
-    async def update_wrapped(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
+    async def update_wrapped(self, key_id: str, wrapping: Wrapping) -> None:
         """Replace a DEK's wrapping (KEK rotation); the DEK itself does not change."""
 
 
@@ -87,11 +96,15 @@ def value_aad(namespace: str, name: str, version: int) -> bytes:
 
 
 class Envelope:
-    """Encrypts and decrypts values with per-namespace DEKs wrapped by the KEK ring."""
+    """Encrypts and decrypts values with per-namespace DEKs wrapped by a KEK provider.
+
+    `keks` is a provider, or a ring of local KEKs (then `reload_keks` re-reads their source when a
+    data key names a KEK the ring lacks).
+    """
 
     def __init__(
         self,
-        keks: KekRing,
+        keks: KekProvider | KekRing,
         repository: DataKeyRepository,
         *,
         rotation_period: float = 86400.0,
@@ -100,24 +113,23 @@ class Envelope:
     ) -> None:
         if rotation_period <= 0:
             raise ValueError("rotation_period must be positive")
-        self._keks = keks
+        if isinstance(keks, KekRing):
+            keks = LocalKeks(keks, reload=reload_keks, clock=clock)
+        self.provider: KekProvider = keks
         self._repository = repository
         self._rotation_period = rotation_period
         self._clock = clock
         self._deks: dict[str, _Dek] = {}  # unwrapped DEKs by id: each is unwrapped once
         self._active: dict[str, _Dek] = {}  # active DEK by namespace
         self._locks: dict[str, asyncio.Lock] = {}
-        # Re-reads the KEK source when a data key names a KEK we lack: another replica re-wrapped
-        # it under a KEK just added to the shared file.
-        self._reload_keks = reload_keks
-        self._last_reload = 0.0
 
     def __repr__(self) -> str:
-        return f"Envelope(keks={self._keks!r}, cached_data_keys={len(self._deks)})"
+        return f"Envelope(provider={self.provider!r}, cached_data_keys={len(self._deks)})"
 
     async def encrypt(self, namespace: str, name: str, version: int, plaintext: bytes) -> Ciphertext:
         """Seal `plaintext` for the row (namespace, name, version) with the namespace's DEK."""
         aad = value_aad(namespace, name, version)
+        self._expire_cache()
         dek = await self._active_dek(namespace)
         return Ciphertext(dek.id, aead.seal(dek.key, plaintext, aad))
 
@@ -127,28 +139,32 @@ class Envelope:
             aad = value_aad(namespace, name, version)
         except (ValueError, TypeError):
             raise DecryptionError() from None
+        self._expire_cache()
         dek = self._deks.get(ciphertext.data_key_id)
         if dek is None:
             record = await self._repository.data_key(ciphertext.data_key_id)
             if record is None:
                 raise DecryptionError()
-            dek = self._unwrap(record)
+            dek = await self._unwrap(record)
         # The value AAD already covers the namespace; this check just fails early and clearly.
         if dek.namespace != namespace:
             raise DecryptionError()
         return aead.open_(dek.key, ciphertext.blob, aad)
 
     @property
-    def keks(self) -> KekRing:
-        return self._keks
+    def local_keks(self) -> LocalKeks | None:
+        """The provider of local KEKs (a key file or the environment), if this envelope has one."""
+        for provider in (self.provider, *getattr(self.provider, "readers", ())):
+            if isinstance(provider, LocalKeks):
+                return provider
+        return None
 
-    def replace_keks(self, keks: KekRing) -> None:
-        """Use a re-read KEK ring: its active KEK wraps new data keys from now on.
-
-        Unwrapped data keys stay cached: a KEK rotation changes their wrapping, not the keys.
-        """
-        self._keks = keks
-        log.info("KEKs loaded: %s, active %s", ", ".join(keks.ids()), keks.active.id)
+    def _expire_cache(self) -> None:
+        """Forget every unwrapped DEK once the provider says they may no longer serve."""
+        if self._deks and not self.provider.cache_valid():
+            log.warning("dropping %d cached data keys: the KEK provider has been unavailable too long", len(self._deks))
+            self._deks.clear()
+            self._active.clear()
 
     def cached_data_key(self, key_id: str) -> bool:
         return key_id in self._deks
@@ -174,12 +190,16 @@ class Envelope:
         for record in await self._repository.data_keys():
             if record.id in self._deks:
                 continue
-            if record.kek_id not in self._keks.ids():
-                raise KekMissing(record.kek_id)
+            if not self.provider.knows(record.provider, record.kek_id):
+                raise KekMissing(record.kek_id, record.provider)
             try:
-                self._unwrap(record)
+                await self._unwrap(record)
             except DecryptionError:
-                raise KekMismatch(record.kek_id) from None
+                raise KekMismatch(record.kek_id, record.provider) from None
+            except KmsUnavailable as exc:
+                # The plugin may come back: serve (not ready) instead of refusing to start.
+                log.warning("the data keys were not checked at start: %s", exc)
+                return
 
     async def rotate(self, namespace: str) -> str:
         """Make a new active DEK for the namespace now; returns its id."""
@@ -192,17 +212,16 @@ class Envelope:
 
         Run after a KEK rotation; once it returns, old KEKs can be removed from the ring.
         """
-        active = self._keks.active
         count = 0
         for record in await self._repository.data_keys():
-            if record.kek_id == active.id:
+            if (record.provider, record.kek_id) == self.provider.active:
                 continue
-            dek = self._unwrap(record)
-            wrapped = aead.seal(active.key, dek.key, dek_aad(record.id, record.namespace))
-            await self._repository.update_wrapped(record.id, active.id, wrapped)
+            dek = await self._unwrap(record)
+            wrapping = await self.provider.wrap(dek.key, dek_aad(record.id, record.namespace))
+            await self._repository.update_wrapped(record.id, wrapping)
             count += 1
         if count:
-            log.info("re-wrapped %d data keys under KEK %s", count, active.id)
+            log.info("re-wrapped %d data keys under KEK %s", count, self.provider.active[1])
         return count
 
     def forget_active(self, namespace: str | None = None) -> None:
@@ -233,48 +252,34 @@ class Envelope:
                 return dek
             record = await self._repository.active_data_key(namespace)
             if record is not None and record.active and record.namespace == namespace and self._fresh(record.created):
-                dek = self._unwrap(record)
+                dek = await self._unwrap(record)
                 self._active[namespace] = dek
                 return dek
             return await self._create(namespace)
 
     async def _create(self, namespace: str) -> _Dek:
         """Create, wrap, store and cache a new active DEK (caller holds the namespace lock)."""
-        kek = self._keks.active
         dek = _Dek(
             id="dek-" + secrets.token_hex(8),
             namespace=namespace,
             created=self._clock(),
             key=os.urandom(aead.KEY_SIZE),
         )
-        wrapped = aead.seal(kek.key, dek.key, dek_aad(dek.id, namespace))
-        await self._repository.insert_data_key(DataKeyRecord(dek.id, namespace, kek.id, wrapped, dek.created, True))
+        w = await self.provider.wrap(dek.key, dek_aad(dek.id, namespace))  # KmsUnavailable: no new DEK now
+        record = DataKeyRecord(dek.id, namespace, w.kek_id, w.wrapped, dek.created, True, w.provider, w.annotations)
+        await self._repository.insert_data_key(record)
         self._deks[dek.id] = dek
         self._active[namespace] = dek
-        log.info("created data key %s for namespace %s under KEK %s", dek.id, namespace, kek.id)
+        log.info("created data key %s for namespace %s under KEK %s", dek.id, namespace, w.kek_id)
         return dek
 
-    def _reload_for(self, kek_id: str) -> None:
-        """Re-read the KEK source (at most once a second) because a data key needs `kek_id`."""
-        if self._reload_keks is None or self._clock() - self._last_reload < 1.0:
-            return
-        self._last_reload = self._clock()
-        try:
-            keks = self._reload_keks()
-        except KekConfigError as exc:
-            log.warning("KEK %s is needed but the KEK source could not be re-read: %s", kek_id, exc)
-            return
-        if kek_id in keks.ids():
-            self.replace_keks(keks)
-
-    def _unwrap(self, record: DataKeyRecord) -> _Dek:
-        """The DEK of a record, from the cache or unwrapped with its KEK (then cached)."""
+    async def _unwrap(self, record: DataKeyRecord) -> _Dek:
+        """The DEK of a record, from the cache or unwrapped by its provider (then cached)."""
         dek = self._deks.get(record.id)
         if dek is not None:
             return dek
-        if record.kek_id not in self._keks.ids():
-            self._reload_for(record.kek_id)
-        kek = self._keks.get(record.kek_id)  # DecryptionError if the KEK is not configured
-        key = aead.open_(kek.key, record.wrapped, dek_aad(record.id, record.namespace))
+        key = await self.provider.unwrap(record.wrapping, dek_aad(record.id, record.namespace))
+        if len(key) != aead.KEY_SIZE:
+            raise DecryptionError()
         dek = self._deks[record.id] = _Dek(record.id, record.namespace, record.created, key)
         return dek

@@ -25,6 +25,7 @@ import orjson
 from ..crypto.envelope import DataKeyRecord, Envelope
 from ..crypto.errors import DecryptionError, KekConfigError
 from ..crypto.kek import KekRing
+from ..crypto.providers import FILE
 from ..machinery.audit import Auditor
 from ..machinery.context import RequestContext
 from ..machinery.errors import Conflict, bad_request, forbidden, not_found
@@ -86,19 +87,13 @@ class KeyService:
         self._authorize(ctx, "get")
         records = await self.data_keys.data_keys()
         usage = await self.data_keys.usage()
-        keks = self.envelope.keks
-        wraps: dict[str, int] = {}
+        provider = self.envelope.provider
+        wraps: dict[tuple[str, str], int] = {}
         for record in records:
-            wraps[record.kek_id] = wraps.get(record.kek_id, 0) + 1
-        kek_list = [
-            {"id": kek_id, "active": kek_id == keks.active.id, "configured": True, "dataKeys": wraps.get(kek_id, 0)}
-            for kek_id in keks.ids()
-        ]
-        kek_list += [
-            {"id": kek_id, "active": False, "configured": False, "dataKeys": count}
-            for kek_id, count in wraps.items()
-            if kek_id not in keks.ids()
-        ]
+            wraps[(record.provider, record.kek_id)] = wraps.get((record.provider, record.kek_id), 0) + 1
+        known = [pair for pair in provider.ids() if pair[1]]
+        kek_list = [_kek_entry(pair, pair == provider.active, True, wraps.get(pair, 0)) for pair in known]
+        kek_list += [_kek_entry(pair, False, False, count) for pair, count in wraps.items() if pair not in known]
         now = self._clock()
         namespaces: dict[str, list[dict[str, Any]]] = {}
         for record in records:
@@ -108,6 +103,7 @@ class KeyService:
                     "created": rfc3339(record.created),
                     "ageSeconds": max(0, int(now - record.created)),
                     "kek": record.kek_id,
+                    "kekProvider": record.provider,
                     "active": record.active,
                     "values": usage.get(record.id, 0),
                 }
@@ -116,7 +112,9 @@ class KeyService:
             "kind": KEYS.kind,
             "apiVersion": KEYS.api_version,
             "keks": kek_list,
-            "activeKek": keks.active.id,
+            "activeKek": provider.active[1],
+            "activeKekProvider": provider.active[0],
+            **provider.status(),
             "namespaces": [{"namespace": ns, "dataKeys": keys} for ns, keys in sorted(namespaces.items())],
             "staleValues": await self.data_keys.count_stale_payloads(None),
         }
@@ -144,20 +142,22 @@ class KeyService:
         """
         if ctx is not None:
             self._authorize(ctx, "reload")
-        if self._load_keks is None:
+        local = self.envelope.local_keks
+        if self._load_keks is None or local is None:
             raise Conflict("the KEK provider of this server cannot be reloaded", KEYS.group)
         try:
             keks = self._load_keks()
         except KekConfigError as exc:  # its message names files and lines, never key material
             raise Conflict(f"the KEKs were not reloaded: {exc}", KEYS.group) from None
-        needed = sorted({r.kek_id for r in await self.data_keys.data_keys()} - set(keks.ids()))
+        records = await self.data_keys.data_keys()
+        needed = sorted({r.kek_id for r in records if r.provider == FILE} - set(keks.ids()))
         if needed:
             raise Conflict(
                 f"the KEKs were not reloaded: data keys are still wrapped by {', '.join(needed)}, "
                 "missing from the new KEKs (run keys rewrap before removing a KEK)",
                 KEYS.group,
             )
-        self.envelope.replace_keks(keks)
+        local.replace(keks)
         if ctx is not None:
             self.auditor.record(ctx, "keys.reload", KEYS.resource, "", keks.active.id, "success")
         return {"kind": "KekReload", "apiVersion": KEYS.api_version, "keks": keks.ids(), "activeKek": keks.active.id}
@@ -166,7 +166,7 @@ class KeyService:
         """Re-wrap every data key not yet wrapped by the active KEK."""
         self._authorize(ctx, "rewrap")
         count = await self.envelope.rewrap_all()
-        active = self.envelope.keks.active.id
+        active = self.envelope.provider.active[1]
         self.auditor.record(ctx, "keys.rewrap", KEYS.resource, "", active, "success")
         return {"kind": "KekRewrap", "apiVersion": KEYS.api_version, "rewrapped": count, "activeKek": active}
 
@@ -231,6 +231,10 @@ class KeyService:
                     destroyed.append(record.id)
                     log.info("destroyed data key %s of namespace %s: it protects nothing", record.id, record.namespace)
         return destroyed
+
+
+def _kek_entry(pair: tuple[str, str], active: bool, configured: bool, data_keys: int) -> dict[str, Any]:
+    return {"id": pair[1], "provider": pair[0], "active": active, "configured": configured, "dataKeys": data_keys}
 
 
 def _encode_position(position: tuple[str, str, int]) -> str:

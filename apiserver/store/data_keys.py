@@ -7,9 +7,15 @@ value under another data key, destroying a data key that protects nothing.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import orjson
+
 from ..crypto.envelope import Ciphertext, DataKeyRecord
+from ..crypto.providers import Wrapping
+from .backend import DataKeyRow
 from .store import Store
 from .txn import Txn
 
@@ -34,22 +40,28 @@ class StoreDataKeys:
 
     async def active_data_key(self, namespace: str) -> DataKeyRecord | None:
         row = await self._store.backend.read_active_data_key(namespace)
-        return None if row is None else DataKeyRecord(*row)
+        return None if row is None else _record(row)
 
     async def data_key(self, key_id: str) -> DataKeyRecord | None:
         row = await self._store.backend.read_data_key(key_id)
-        return None if row is None else DataKeyRecord(*row)
+        return None if row is None else _record(row)
 
     async def insert_data_key(self, record: DataKeyRecord) -> None:
+        annotations = encode_annotations(record.annotations)
         await self._store.commit(
-            lambda txn: txn.insert_data_key(record.id, record.namespace, record.kek_id, record.wrapped, record.created)
+            lambda txn: txn.insert_data_key(
+                record.id, record.namespace, record.kek_id, record.wrapped, record.created, record.provider, annotations
+            )
         )
 
     async def data_keys(self, namespace: str | None = None) -> list[DataKeyRecord]:
-        return [DataKeyRecord(*row) for row in await self._store.backend.read_data_keys(namespace)]
+        return [_record(row) for row in await self._store.backend.read_data_keys(namespace)]
 
-    async def update_wrapped(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
-        await self._store.commit(lambda txn: txn.rewrap_data_key(key_id, kek_id, wrapped))
+    async def update_wrapped(self, key_id: str, wrapping: Wrapping) -> None:
+        annotations = encode_annotations(wrapping.annotations)
+        await self._store.commit(
+            lambda txn: txn.rewrap_data_key(key_id, wrapping.kek_id, wrapping.wrapped, wrapping.provider, annotations)
+        )
 
     # -- maintenance ----------------------------------------------------------------------
 
@@ -89,3 +101,14 @@ class StoreDataKeys:
         """Destroy an inactive data key that seals nothing (the database re-checks both); whether it is gone."""
         await self._store.commit(lambda txn: txn.destroy_data_key(key_id))
         return await self._store.backend.read_data_key(key_id) is None
+
+
+def encode_annotations(annotations: Mapping[str, bytes]) -> str:
+    """A KMS plugin's annotations as stored: a JSON object of base64 values (they are bytes)."""
+    return orjson.dumps({k: base64.b64encode(v).decode("ascii") for k, v in sorted(annotations.items())}).decode()
+
+
+def _record(row: DataKeyRow) -> DataKeyRecord:
+    key_id, namespace, kek_id, wrapped, created, active, provider, annotations = row
+    decoded = {k: base64.b64decode(v) for k, v in orjson.loads(annotations).items()}
+    return DataKeyRecord(key_id, namespace, kek_id, wrapped, created, active, provider, decoded)

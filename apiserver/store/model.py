@@ -143,6 +143,10 @@ class DataKeyWrite:
     kek_id: str = ""
     wrapped: bytes = b""
     created: float = 0.0
+    # Who wrapped it ("file": a local KEK; "kms": a KMS v2 plugin) and what that plugin returned with
+    # the wrapped key (JSON of base64 values), to be handed back when it unwraps it.
+    kek_provider: str = "file"
+    kek_annotations: str = "{}"
 
 
 Write = ObjectWrite | PayloadWrite | DataKeyWrite

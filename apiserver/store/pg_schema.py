@@ -63,6 +63,11 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO store_state VALUES (1, 0, 0);
     """,
+    # Data keys wrapped by a KMS v2 plugin keep what its Encrypt returned besides the ciphertext.
+    """
+    ALTER TABLE data_keys ADD COLUMN kek_provider text NOT NULL DEFAULT 'file';
+    ALTER TABLE data_keys ADD COLUMN kek_annotations text NOT NULL DEFAULT '{}';
+    """,
 ]
 
 _LOCK_KEY = 0x61706973_65727665  # "apiserve": the migrations' advisory lock

@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from .backend import DataKeyRow
 from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StorageFull, StoreUnavailable
 from .model import ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .pg_schema import migrate
@@ -32,8 +33,7 @@ from .tasks import stop_task
 log = logging.getLogger(__name__)
 
 CHANNEL = "apiserver_changes"
-DataKeyRow = tuple[str, str, str, bytes, float, bool]
-_DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active"
+_DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active, kek_provider, kek_annotations"
 StalePayload = tuple[str, str, int, str, bytes]  # namespace, name, version, data key id, blob
 # A payload sealed by a data key that is no longer its namespace's active one (or is missing).
 _STALE = "NOT COALESCE(d.active, false)"
@@ -182,7 +182,7 @@ class PostgresBackend:
     async def _data_keys(self, query: str, *args: Any) -> list[DataKeyRow]:
         async with self._connection() as conn:
             rows = await conn.fetch(query, *args)
-        return [(r[0], r[1], r[2], bytes(r[3]), float(r[4]), bool(r[5])) for r in rows]
+        return [(r[0], r[1], r[2], bytes(r[3]), float(r[4]), bool(r[5]), r[6], r[7]) for r in rows]
 
     async def read_data_key_usage(self) -> dict[str, int]:
         async with self._connection() as conn:
@@ -303,22 +303,27 @@ class _Session:
                     "UPDATE data_keys SET active = false WHERE namespace = $1 AND active", write.namespace
                 )
                 await conn.execute(
-                    "INSERT INTO data_keys VALUES ($1, $2, $3, $4, $5, true)",
+                    f"INSERT INTO data_keys ({_DATA_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, true, $6, $7)",
                     write.id,
                     write.namespace,
                     write.kek_id,
                     write.wrapped,
                     write.created,
+                    write.kek_provider,
+                    write.kek_annotations,
                 )
                 # A revision of its own tells the other replicas to forget their active key.
                 final += 1
                 rows.append((final, "DATAKEY", "", write.namespace, write.id, None, None, None))
             elif write.op == "rewrap":
                 await conn.execute(
-                    "UPDATE data_keys SET kek_id = $2, wrapped = $3 WHERE id = $1",
+                    "UPDATE data_keys SET kek_id = $2, wrapped = $3, kek_provider = $4, kek_annotations = $5 "
+                    "WHERE id = $1",
                     write.id,
                     write.kek_id,
                     write.wrapped,
+                    write.kek_provider,
+                    write.kek_annotations,
                 )
             else:
                 await conn.execute(

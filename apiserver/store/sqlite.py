@@ -17,6 +17,7 @@ from pathlib import Path
 import aiosqlite
 import orjson
 
+from .backend import DataKeyRow
 from .errors import IndexKeyTaken, ObjectExists, RevisionMismatch, SchemaTooNew, StorageFull, StoreUnavailable
 from .model import DataKeyWrite, ObjectWrite, PayloadWrite, StoredObject, Write
 
@@ -54,15 +55,19 @@ MIGRATIONS: list[str] = [
     CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO settings (key, value) VALUES ('revision', '0');
     """,
+    # Data keys wrapped by a KMS v2 plugin keep what its Encrypt returned besides the ciphertext.
+    """
+    ALTER TABLE data_keys ADD COLUMN kek_provider TEXT NOT NULL DEFAULT 'file';
+    ALTER TABLE data_keys ADD COLUMN kek_annotations TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 log = logging.getLogger(__name__)
 
-DataKeyRow = tuple[str, str, str, bytes, float, bool]
 StalePayload = tuple[str, str, int, str, bytes]  # namespace, name, version, data key id, blob
 # A payload sealed by a data key that is no longer its namespace's active one (or is missing).
 _STALE = "COALESCE(d.active, 0) = 0"
-_DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active"
+_DATA_KEY_COLUMNS = "id, namespace, kek_id, wrapped, created, active, kek_provider, kek_annotations"
 
 
 class SqliteBackend:
@@ -231,7 +236,7 @@ async def _connect(path: Path) -> aiosqlite.Connection:
 
 
 def _key_row(row) -> DataKeyRow:
-    return (row[0], row[1], row[2], bytes(row[3]), float(row[4]), bool(row[5]))
+    return (row[0], row[1], row[2], bytes(row[3]), float(row[4]), bool(row[5]), row[6], row[7])
 
 
 def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> None:
@@ -278,12 +283,21 @@ def _apply(conn: sqlite3.Connection, write: Write) -> None:
         if write.op == "insert":
             conn.execute("UPDATE data_keys SET active = 0 WHERE namespace = ?", (write.namespace,))
             conn.execute(
-                "INSERT INTO data_keys VALUES (?, ?, ?, ?, ?, 1)",
-                (write.id, write.namespace, write.kek_id, write.wrapped, write.created),
+                f"INSERT INTO data_keys ({_DATA_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+                (
+                    write.id,
+                    write.namespace,
+                    write.kek_id,
+                    write.wrapped,
+                    write.created,
+                    write.kek_provider,
+                    write.kek_annotations,
+                ),
             )
         elif write.op == "rewrap":
             conn.execute(
-                "UPDATE data_keys SET kek_id = ?, wrapped = ? WHERE id = ?", (write.kek_id, write.wrapped, write.id)
+                "UPDATE data_keys SET kek_id = ?, wrapped = ?, kek_provider = ?, kek_annotations = ? WHERE id = ?",
+                (write.kek_id, write.wrapped, write.kek_provider, write.kek_annotations, write.id),
             )
         else:
             conn.execute(

@@ -171,11 +171,33 @@ class Txn:
             )
         )
 
-    def insert_data_key(self, key_id: str, namespace: str, kek_id: str, wrapped: bytes, created: float) -> None:
-        self.writes.append(DataKeyWrite("insert", key_id, namespace, kek_id, wrapped, created))
+    def insert_data_key(
+        self,
+        key_id: str,
+        namespace: str,
+        kek_id: str,
+        wrapped: bytes,
+        created: float,
+        kek_provider: str = "file",
+        kek_annotations: str = "{}",
+    ) -> None:
+        self.writes.append(
+            DataKeyWrite("insert", key_id, namespace, kek_id, wrapped, created, kek_provider, kek_annotations)
+        )
 
-    def rewrap_data_key(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
-        self.writes.append(DataKeyWrite("rewrap", key_id, kek_id=kek_id, wrapped=wrapped))
+    def rewrap_data_key(
+        self, key_id: str, kek_id: str, wrapped: bytes, kek_provider: str = "file", kek_annotations: str = "{}"
+    ) -> None:
+        self.writes.append(
+            DataKeyWrite(
+                "rewrap",
+                key_id,
+                kek_id=kek_id,
+                wrapped=wrapped,
+                kek_provider=kek_provider,
+                kek_annotations=kek_annotations,
+            )
+        )
 
     def destroy_data_key(self, key_id: str) -> None:
         self.writes.append(DataKeyWrite("destroy", key_id))

@@ -44,6 +44,7 @@ def test_kek_rotation_on_two_replicas(postgres, tmp_path):
         assert before == status_json(cli_a) | {"namespaces": before["namespaces"]}
         assert keks_by_id(before)["kek-shared"] == {
             "id": "kek-shared",
+            "provider": "file",
             "active": True,
             "configured": True,
             "dataKeys": 2,

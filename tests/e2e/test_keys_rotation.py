@@ -32,7 +32,13 @@ def test_status_and_rotate_dek(server: Server, tmp_path):
     before = status_json(cli)
     (kek_id,) = [k["id"] for k in before["keks"]]
     assert before["activeKek"] == kek_id
-    assert keks_by_id(before)[kek_id] == {"id": kek_id, "active": True, "configured": True, "dataKeys": 2}
+    assert keks_by_id(before)[kek_id] == {
+        "id": kek_id,
+        "provider": "file",
+        "active": True,
+        "configured": True,
+        "dataKeys": 2,
+    }
     (default_key,) = data_keys_of(before, "default")
     (team_key,) = data_keys_of(before, "team-a")
     assert (default_key["values"], default_key["active"], default_key["kek"]) == (3, True, kek_id)
@@ -98,7 +104,13 @@ def test_kek_rotation_end_to_end(server_factory, tmp_path):
         assert cli("keys", "rotate-dek", "--namespace", "team-r").rc == 0
         middle = status_json(cli)
         assert keks_by_id(middle)[old_kek]["dataKeys"] == 2
-        assert keks_by_id(middle)["kek-next"] == {"id": "kek-next", "active": True, "configured": True, "dataKeys": 1}
+        assert keks_by_id(middle)["kek-next"] == {
+            "id": "kek-next",
+            "provider": "file",
+            "active": True,
+            "configured": True,
+            "dataKeys": 1,
+        }
 
         # Removing the old line before the re-wrap is refused: data keys still need it.
         drop_kek(kek_file, old_kek)

@@ -269,12 +269,27 @@ async def test_data_keys_insert_rotate_rewrap(store):
     await store.commit(lambda txn: txn.insert_data_key("k1", "ns1", "kek-a", b"wrapped-1", 100.0))
     await store.commit(lambda txn: txn.insert_data_key("k2", "ns1", "kek-a", b"wrapped-2", 200.0))
     await store.commit(lambda txn: txn.insert_data_key("k3", "ns2", "kek-a", b"wrapped-3", 150.0))
-    assert await backend.read_active_data_key("ns1") == ("k2", "ns1", "kek-a", b"wrapped-2", 200.0, True)
+    assert await backend.read_active_data_key("ns1") == ("k2", "ns1", "kek-a", b"wrapped-2", 200.0, True, "file", "{}")
     assert (await backend.read_data_key("k1"))[5] is False  # rotated out, still readable
     assert [row[0] for row in await backend.read_data_keys("ns1")] == ["k1", "k2"]
     assert [row[0] for row in await backend.read_data_keys(None) if row[0] in ("k1", "k2", "k3")] == ["k1", "k3", "k2"]
     await store.commit(lambda txn: txn.rewrap_data_key("k1", "kek-b", b"rewrapped-1"))
-    assert await backend.read_data_key("k1") == ("k1", "ns1", "kek-b", b"rewrapped-1", 100.0, False)
+    assert await backend.read_data_key("k1") == ("k1", "ns1", "kek-b", b"rewrapped-1", 100.0, False, "file", "{}")
+    # A KMS plugin's wrapping keeps its key id and annotations beside the wrapped key.
+    annotations = '{"kms.example.com/v":"AQI="}'
+    await store.commit(lambda txn: txn.rewrap_data_key("k1", "key/7", b"kms-1", "kms", annotations))
+    assert await backend.read_data_key("k1") == ("k1", "ns1", "key/7", b"kms-1", 100.0, False, "kms", annotations)
+    await store.commit(lambda txn: txn.insert_data_key("k4", "ns4", "key/7", b"kms-4", 300.0, "kms", annotations))
+    assert await backend.read_active_data_key("ns4") == (
+        "k4",
+        "ns4",
+        "key/7",
+        b"kms-4",
+        300.0,
+        True,
+        "kms",
+        annotations,
+    )
     assert await backend.read_data_key("missing") is None
     assert await backend.read_active_data_key("ns3") is None
 

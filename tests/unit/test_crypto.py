@@ -25,6 +25,7 @@ from apiserver.crypto import (
     rotate_kek_file,
     seal,
 )
+from apiserver.crypto.providers import Wrapping
 
 
 class FakeRepository:
@@ -58,9 +59,15 @@ class FakeRepository:
         self.calls += 1
         return [r for r in self.records.values() if namespace is None or r.namespace == namespace]
 
-    async def update_wrapped(self, key_id: str, kek_id: str, wrapped: bytes) -> None:
+    async def update_wrapped(self, key_id: str, wrapping: Wrapping) -> None:
         self.calls += 1
-        self.records[key_id] = dataclasses.replace(self.records[key_id], kek_id=kek_id, wrapped=wrapped)
+        self.records[key_id] = dataclasses.replace(
+            self.records[key_id],
+            kek_id=wrapping.kek_id,
+            wrapped=wrapping.wrapped,
+            provider=wrapping.provider,
+            annotations=wrapping.annotations,
+        )
 
 
 class Clock:

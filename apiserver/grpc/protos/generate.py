@@ -15,7 +15,7 @@ from grpc_tools import protoc
 
 PROTOS = Path(__file__).resolve().parent
 GENERATED = PROTOS.parent / "generated"
-_ABSOLUTE_IMPORT = re.compile(r"^from (decrypt\w+) import (\w+_pb2)", re.MULTILINE)
+_ABSOLUTE_IMPORT = re.compile(r"^from (decrypt\w+|kmsv2) import (\w+_pb2)", re.MULTILINE)
 
 
 def main() -> int:
