@@ -257,8 +257,4 @@ def create_app(settings: Settings) -> web.Application:
 def _grpc_lifecycle(components: Components, limiter: FailureLimiter):
     from .grpc import server  # grpcio only when a gRPC port is asked for
 
-    verifier = components.access_verifier
-    assert verifier is not None
-    return server.lifecycle(
-        lambda: server.build_server(components.settings, components.decrypt, components.tokens, verifier, limiter)
-    )
+    return server.lifecycle(components, limiter)

@@ -5,13 +5,18 @@
   ours that says "try later" (503), is UNAVAILABLE and rate limiting is RESOURCE_EXHAUSTED (both
   retried by the client); anything unexpected is INTERNAL with a generic message, logged by type
   and frames only, since an exception's message might quote a request's data.
+- `ConsistentReads` (with replicas sharing a database) first brings the store's cache up to the
+  database's current revision, as the HTTP edge does, so that a call on one replica sees every
+  write acknowledged on another before it began (a new token, a changed `decrypters`).
 - `Authentication` resolves the caller once per call: a Grafana access token in `X-Access-Token`,
   or one of our tokens as `authorization: Bearer`. Rejected credentials count against the same
   per-address failure limiter as HTTP's, and an address over the limit is refused before its
   credential is looked at.
 
 Only the methods under the protected prefixes are wrapped; health and reflection stay open, as
-/livez and /readyz do over HTTP.
+/livez and /readyz do over HTTP. Wrapped methods take their request as bytes and decode it inside
+`StatusCodes`, so that a message that is not the method's (or has a string that is not UTF-8) is
+INVALID_ARGUMENT rather than grpcio's INTERNAL.
 """
 
 from __future__ import annotations
@@ -88,8 +93,27 @@ def peer_address(context: grpc.aio.ServicerContext) -> str:
     return peer
 
 
+def _decoding(inner: Behavior, decode: Callable[[bytes], Any]) -> Behavior:
+    async def behavior(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            request = decode(raw)
+        except Exception:  # protobuf's DecodeError, or a string field that is not UTF-8
+            raise Refusal(
+                grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message of this method"
+            ) from None
+        return await inner(request, context)
+
+    return behavior
+
+
 class _UnaryWrapper(grpc.aio.ServerInterceptor):
-    """Wraps the unary-unary methods under `prefixes` with `around`."""
+    """Wraps the unary-unary methods under `prefixes` with `around`.
+
+    The outermost wrapper (`decodes`) receives the request as bytes and decodes it inside the
+    wrappers, where a decoding failure becomes a status code like any other refusal.
+    """
+
+    decodes = False
 
     def __init__(self, prefixes: tuple[str, ...]) -> None:
         self.prefixes = prefixes
@@ -100,13 +124,16 @@ class _UnaryWrapper(grpc.aio.ServerInterceptor):
         if handler is None or handler.unary_unary is None or not method.startswith(self.prefixes):
             return handler
         inner: Behavior = handler.unary_unary
+        decode = handler.request_deserializer
+        if decode is not None and self.decodes:
+            inner = _decoding(inner, decode)
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             return await self.around(inner, request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             behavior,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=None if self.decodes else decode,
             response_serializer=handler.response_serializer,
         )
 
@@ -115,6 +142,8 @@ class _UnaryWrapper(grpc.aio.ServerInterceptor):
 
 
 class StatusCodes(_UnaryWrapper):
+    decodes = True
+
     async def around(self, inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await inner(request, context)
@@ -145,6 +174,16 @@ def _code_of(error: ApiError) -> grpc.StatusCode:
         503: grpc.StatusCode.UNAVAILABLE,
         507: grpc.StatusCode.RESOURCE_EXHAUSTED,
     }.get(error.code, grpc.StatusCode.INTERNAL)
+
+
+class ConsistentReads(_UnaryWrapper):
+    def __init__(self, prefixes: tuple[str, ...], sync: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(prefixes)
+        self.sync = sync
+
+    async def around(self, inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await self.sync()  # StoreUnavailable here is UNAVAILABLE, from StatusCodes
+        return await inner(request, context)
 
 
 class Authentication(_UnaryWrapper):

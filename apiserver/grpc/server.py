@@ -3,14 +3,18 @@
 It runs on the application's own event loop (grpc.aio), started after the store opens and
 stopped before it closes, so the decrypt service it calls is the very one the HTTP routes use.
 Plaintext (h2c) without TLS settings; with `--tls-cert/--tls-key` or `--tls-self-signed`, TLS
-with the same certificate as HTTP.
+with the same certificate as HTTP. `grpc.health.v1.Health` follows the readiness checks of
+/readyz (the database, the audit log...), so that a gRPC load balancer or probe stops sending
+calls to a replica that cannot answer them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from aiohttp import web
@@ -20,16 +24,18 @@ from grpc_reflection.v1alpha import reflection
 from ..config import Settings
 from ..http import tls
 from ..http.ratelimit import FailureLimiter
-from ..services.access_tokens import AccessTokenVerifier
-from ..services.decrypt import DecryptService
-from ..services.tokens import TokenService
+from ..ops.health import HealthChecks
 from . import GrpcPortError
 from .decrypt import SERVICE_NAMES, add_services
-from .interceptors import Authentication, StatusCodes
+from .interceptors import Authentication, ConsistentReads, StatusCodes
+
+if TYPE_CHECKING:
+    from ..app import Components
 
 log = logging.getLogger("apiserver.grpc")
 _PROTECTED = tuple(f"/{name}/" for name in SERVICE_NAMES)
 _GRACE_SECONDS = 2.0
+READINESS_INTERVAL = 2.0  # seconds between readiness checks behind gRPC health
 
 
 def tls_files(settings: Settings) -> tuple[Path, Path] | None:
@@ -41,18 +47,19 @@ def tls_files(settings: Settings) -> tuple[Path, Path] | None:
     return None
 
 
-def build_server(
-    settings: Settings,
-    decrypt: DecryptService,
-    tokens: TokenService,
-    verifier: AccessTokenVerifier,
-    limiter: FailureLimiter,
-) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+def build_server(components: Components, limiter: FailureLimiter) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    settings = components.settings
+    verifier = components.access_verifier
+    assert verifier is not None
+    interceptors: list[grpc.aio.ServerInterceptor] = [StatusCodes(_PROTECTED)]
+    if components.store.shared:
+        interceptors.append(ConsistentReads(_PROTECTED, components.store.sync))
+    interceptors.append(Authentication(_PROTECTED, components.tokens, verifier, limiter))
     server = grpc.aio.server(
-        interceptors=[StatusCodes(_PROTECTED), Authentication(_PROTECTED, tokens, verifier, limiter)],
+        interceptors=interceptors,
         options=[("grpc.max_receive_message_length", settings.max_body_bytes)],
     )
-    add_services(server, decrypt, tokens)
+    add_services(server, components.decrypt, components.tokens)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -75,18 +82,41 @@ def build_server(
     return server, health_servicer
 
 
-def lifecycle(
-    build: Callable[[], tuple[grpc.aio.Server, health.aio.HealthServicer]],
-) -> Callable[[web.Application], AsyncIterator[None]]:
+class _Readiness:
+    """gRPC health says what /readyz says: SERVING while every readiness check passes."""
+
+    def __init__(self, checks: HealthChecks, health_servicer: health.aio.HealthServicer) -> None:
+        self.checks = checks
+        self.health_servicer = health_servicer
+        self.serving: bool | None = None
+
+    async def update(self) -> None:
+        serving = all(result.ok for result in await self.checks.run(liveness=False))
+        if serving != self.serving:
+            status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+            for name in ("", *SERVICE_NAMES):
+                await self.health_servicer.set(name, status)
+            self.serving = serving
+
+    async def follow(self) -> None:
+        while True:
+            await asyncio.sleep(READINESS_INTERVAL)
+            await self.update()
+
+
+def lifecycle(components: Components, limiter: FailureLimiter) -> Callable[[web.Application], AsyncIterator[None]]:
     """An aiohttp cleanup context running the gRPC server for the application's life."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
-        server, health_servicer = build()
+        server, health_servicer = build_server(components, limiter)
+        readiness = _Readiness(components.health, health_servicer)
+        await readiness.update()
         await server.start()
-        for name in ("", *SERVICE_NAMES):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        follower = asyncio.create_task(readiness.follow())
         log.info("serving gRPC (%s)", ", ".join(SERVICE_NAMES))
         yield
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
         await health_servicer.enter_graceful_shutdown()
         await server.stop(_GRACE_SECONDS)
 

@@ -119,9 +119,15 @@ class GrpcServer:
 
 
 def start_grpc_server(
-    data_dir: Path, *extra: str, failure_limit: int = 20, scheme: str = "http", env: dict[str, str] | None = None
+    data_dir: Path,
+    *extra: str,
+    failure_limit: int = 20,
+    scheme: str = "http",
+    env: dict[str, str] | None = None,
+    seed: bool = True,
 ) -> GrpcServer:
-    """A server with --grpc-port, trusting a test issuer's JWKS, holding three values for svc-a and svc-b."""
+    """A server with --grpc-port, trusting a test issuer's JWKS, holding three values for svc-a and svc-b
+    (unless `seed` is False: another replica of a store already seeded)."""
     issuer = Issuer()
     data_dir.mkdir(parents=True, exist_ok=True)
     jwks = issuer.write_jwks(data_dir.parent / f"{data_dir.name}-issuer-jwks.json")
@@ -132,7 +138,7 @@ def start_grpc_server(
     server.session.trust_env = False  # else REQUESTS_CA_BUNDLE would override the session's verify=False
     values = {"db": "db-pässword", "other": "other-secret", "by-name": "named"}
     decrypters = {"db": ["svc-a"], "other": ["svc-b"], "by-name": ["svc-a"]}
-    for name, value in values.items():
+    for name, value in values.items() if seed else ():
         response = server.session.post(
             server.sv_url(), json=secure_value(name, value=value, decrypters=decrypters[name])
         )

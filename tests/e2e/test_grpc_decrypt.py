@@ -145,3 +145,16 @@ def test_failed_authentications_are_rate_limited(tmp_path):
 
 def test_permission_names_are_granted_by_our_tokens_too(g):
     assert DECRYPT.endswith(":decrypt")
+
+
+def test_a_message_that_is_not_the_methods_is_invalid_argument(g):
+    token = g.issuer.token()
+    with grpc.insecure_channel(g.address) as channel:
+        for package in PACKAGES:
+            method = channel.unary_unary(f"/{package}.SecureValueDecrypter/DecryptSecureValues")
+            # garbage, a namespace that is not UTF-8, a name cut short: never grpcio's INTERNAL
+            for raw in (b"\xff\xff\xff\xff", b"\x0a\x02\xff\xfe", b"\x12\x05ab"):
+                with pytest.raises(grpc.RpcError) as caught:
+                    method(raw, metadata=access(token), timeout=10)
+                assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raw
+    assert "Traceback" not in g.server.log()
