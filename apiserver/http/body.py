@@ -6,7 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..machinery.documents import decode_document
+from ..machinery.context import RequestContext
+from ..machinery.documents import decode_document, duplicate_fields_message
 from ..machinery.errors import bad_request, too_large
 
 # The one body limit of every surface (`--max-body-bytes`), set by the application factory.
@@ -40,4 +41,14 @@ async def read_optional_object(request: web.Request, what: str) -> dict[str, Any
     document = decode_document(raw, media_type(request))
     if not isinstance(document, dict):
         raise bad_request(f"the body of {what} must be an object")
+    return document
+
+
+def field_validated(ctx: RequestContext, decoded: tuple[Any, list[str]]) -> Any:
+    """`fieldValidation` for keys a body repeats: Strict refuses (400), Warn warns per field, Ignore keeps the last."""
+    document, duplicates = decoded
+    if duplicates and ctx.field_validation == "Strict":
+        raise bad_request(duplicate_fields_message(duplicates))
+    if ctx.field_validation == "Warn":
+        ctx.warnings.extend(f'duplicate field "{path}"' for path in duplicates)
     return document

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..machinery import managedfields, patch
 from ..machinery.continuation import ContinueTokens
-from ..machinery.documents import decode_document
+from ..machinery.documents import decode_with_duplicates
 from ..machinery.errors import NotFound, bad_request, field_error, invalid, method_not_allowed
 from ..machinery.listing import ListOptions, list_objects
 from ..machinery.meta import now_rfc3339
@@ -25,7 +25,7 @@ from ..machinery.registry import Registry
 from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
 from ..machinery.watch import watch_events
 from . import protobuf
-from .body import media_type, read_body, read_optional_object
+from .body import field_validated, media_type, read_body, read_optional_object
 from .context import request_context
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool; Python sends `True`
@@ -166,7 +166,7 @@ class ResourceEndpoints:
         media = media_type(request)
         if media == protobuf.MEDIA_TYPE:  # how typed clients send built-in kinds (kubectl create namespace)
             return protobuf.decode_object(await read_body(request))
-        return decode_document(await read_body(request), media)
+        return field_validated(request_context(request), decode_with_duplicates(await read_body(request), media))
 
     async def create(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
@@ -191,7 +191,7 @@ class ResourceEndpoints:
                 [field_error("forbidden", "force", "may not be specified for non-apply patch")],
                 "meta.k8s.io",
             )
-        document = patch.parse_patch_body(ptype, await read_body(request))
+        document = field_validated(ctx, patch.parse_patch_with_duplicates(ptype, await read_body(request)))
         namespace, name = self._namespace(request), request.match_info["name"]
         if ptype == patch.APPLY_PATCH:
             obj, created = await self._apply(ctx, namespace, name, document, force in _TRUE)

@@ -85,17 +85,24 @@ def field_set(obj: dict, _prefix: Path = ()) -> set[Path]:
 
 
 def encode_fields_v1(paths: Iterable[Path]) -> dict:
-    """The `fieldsV1` trie, keys sorted; a path that is both a member and a parent gets a `.` entry."""
+    """The `fieldsV1` trie, keys sorted; a path that is both a member and a parent gets a `.` entry.
 
-    def node(prefix: Path, group: set[Path]) -> dict:
-        depth = len(prefix)
-        names = sorted({p[depth] for p in group if len(p) > depth})
-        out: dict = {".": {}} if prefix in group and names else {}
-        for name in names:
-            out["f:" + name] = node(prefix + (name,), {p for p in group if len(p) > depth and p[depth] == name})
+    Built in one pass over the paths (a trie of their names), so its cost grows with the set's size.
+    """
+    members = set(paths)
+    trie: dict = {}
+    for path in members:
+        node = trie
+        for name in path:
+            node = node.setdefault(name, {})
+
+    def render(prefix: Path, children: dict) -> dict:
+        out: dict = {".": {}} if children and prefix in members else {}
+        for name in sorted(children):
+            out["f:" + name] = render(prefix + (name,), children[name])
         return out
 
-    return node((), set(paths))
+    return render((), trie)
 
 
 def decode_fields_v1(fields: dict, _prefix: Path = ()) -> set[Path]:

@@ -19,7 +19,7 @@ import jsonpatch
 import jsonpointer
 import yaml
 
-from .documents import check_document, yaml_problem
+from .documents import check_document, duplicate_fields_message, json_duplicates, load_yaml, yaml_problem
 from .errors import Invalid, TooLarge, bad_request, unsupported_media_type
 
 JSON_PATCH = "application/json-patch+json"
@@ -62,16 +62,6 @@ def _load_json(body: bytes) -> Any:
     return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
 
 
-class _ApplyLoader(yaml.SafeLoader):
-    """YAML 1.1 like sigs.k8s.io/yaml, but timestamps stay strings (JSON has no date type)."""
-
-
-_ApplyLoader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 def _string_keys(value: Any) -> Any:
     """YAML allows non-string keys; the YAML-to-JSON conversion upstream stringifies them."""
     if isinstance(value, dict):
@@ -87,21 +77,31 @@ def _string_keys(value: Any) -> Any:
 
 
 def parse_patch_body(ptype: str, body: bytes) -> Any:
-    """Decode a patch body for `ptype`; undecodable or wrongly shaped bodies are 400 BadRequest."""
+    """Decode a patch body for `ptype`; undecodable or wrongly shaped bodies, or repeated keys, are 400 BadRequest."""
+    document, duplicates = parse_patch_with_duplicates(ptype, body)
+    if duplicates:
+        raise bad_request(duplicate_fields_message(duplicates))
+    return document
+
+
+def parse_patch_with_duplicates(ptype: str, body: bytes) -> tuple[Any, list[str]]:
+    """The decoded patch for `ptype` and the paths of keys it repeats (the caller applies fieldValidation)."""
     if ptype == APPLY_PATCH:
         try:
-            document = _string_keys(yaml.load(body.decode("utf-8"), Loader=_ApplyLoader))  # noqa: S506 - safe loader
+            documents, duplicates = load_yaml(body.decode("utf-8"))
+            if len(documents) > 1:
+                raise bad_request("error decoding YAML: the patch must hold exactly one YAML document")
+            document = _string_keys(check_document(documents[0] if documents else None, len(body)))
         except (UnicodeDecodeError, yaml.YAMLError) as exc:
             raise bad_request(f"error decoding YAML: {yaml_problem(exc)}") from None
-        except RecursionError:  # a recursive YAML alias
+        except RecursionError:
             raise bad_request("error decoding YAML: the document is nested too deeply") from None
-        check_document(document, len(body))
         if not isinstance(document, dict):
             raise bad_request(
                 "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: cannot "
                 f"unmarshal {_go_type(document)} into Go value of type {_GO_MAP}"
             )
-        return document
+        return document, duplicates
     try:
         document = check_document(_load_json(body), len(body))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -115,7 +115,7 @@ def parse_patch_body(ptype: str, body: bytes) -> Any:
     elif not isinstance(document, dict):
         message = f"json: cannot unmarshal {_go_type(document)} into Go value of type {_GO_MAP}"
         raise bad_request(message if ptype == STRATEGIC_MERGE_PATCH else f"error decoding patch: {message}")
-    return document
+    return document, json_duplicates(body, document)
 
 
 def _check_json_patch_shape(document: Any) -> None:

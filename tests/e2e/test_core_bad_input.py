@@ -98,7 +98,7 @@ BAD = [
         "",
         400,
         "BadRequest",
-        "the request body expands to more values than it holds (YAML aliases)",
+        "the request body is not valid YAML: YAML aliases are not accepted",
     ),
     (
         "yaml-recursive-alias",
@@ -109,7 +109,7 @@ BAD = [
         "",
         400,
         "BadRequest",
-        None,
+        "the request body is not valid YAML: YAML aliases are not accepted",
     ),
     (
         "json-nested-too-deep",

@@ -1,0 +1,55 @@
+"""Work per request grows linearly with its size: many labels, YAML aliases, large YAML bodies."""
+
+from __future__ import annotations
+
+import time
+
+from core_support import assert_status
+from harness import secure_value
+
+# "Billion laughs": 9 levels of 9 aliases each, a few hundred bytes that would expand to 9**9 strings.
+LAUGHS = (
+    b"apiVersion: secret.grafana.app/v1beta1\nkind: SecureValue\nmetadata: {name: laughs}\n"
+    b"a0: &a0 [lol]\n"
+    + b"".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n".encode() for i in range(1, 10))
+    + b"spec: {description: d, value: v, x: *a9}\n"
+)
+
+
+def test_a_create_with_10000_labels_is_quick(server_factory):
+    server = server_factory("--max-body-bytes", str(4 * 1024 * 1024))
+    labels = {f"team-{i}.example.com/key-{i}": f"value-{i}" for i in range(10_000)}
+    started = time.monotonic()
+    created = server.session.post(server.sv_url(), json=secure_value("many-labels", labels=labels), timeout=60)
+    elapsed = time.monotonic() - started
+    assert created.status_code == 201, created.text[:500]
+    assert len(created.json()["metadata"]["labels"]) == 10_000
+    fields = created.json()["metadata"]["managedFields"][0]["fieldsV1"]["f:metadata"]["f:labels"]
+    assert len(fields.keys() - {"."}) == 10_000
+    assert elapsed < 5, f"a create with 10 000 labels took {elapsed:.1f} s"
+
+    started = time.monotonic()
+    patched = server.session.patch(
+        server.sv_url(name="many-labels"),
+        json={"metadata": {"labels": {"team-1.example.com/key-1": "changed"}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+        timeout=60,
+    )
+    assert patched.status_code == 200 and time.monotonic() - started < 5
+
+
+def test_yaml_aliases_are_refused_at_once_on_every_yaml_entry_point(shared_server):
+    url = shared_server.sv_url(name="laughs")
+    for method, target, media, params in (
+        ("POST", shared_server.sv_url(), "application/yaml", {}),
+        ("PUT", url, "application/yaml", {}),
+        ("PATCH", url, "application/apply-patch+yaml", {"fieldManager": "laughs"}),
+    ):
+        started = time.monotonic()
+        response = shared_server.session.request(
+            method, target, data=LAUGHS, headers={"Content-Type": media}, params=params, timeout=10
+        )
+        assert time.monotonic() - started < 2, method
+        body = assert_status(response, 400, "BadRequest")
+        assert "YAML aliases are not accepted" in body["message"], body["message"]
+    assert shared_server.session.get(url).status_code == 404
