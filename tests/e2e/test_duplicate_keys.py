@@ -72,7 +72,10 @@ def test_patches_with_repeated_keys(shared_server):
         url, data=merge, headers={"Content-Type": "application/merge-patch+json"}, params={"fieldValidation": "Strict"}
     )
     assert_status(refused, 400, "BadRequest", 'strict decoding error: duplicate field "spec.description"')
-    apply = b"apiVersion: secret.grafana.app/v1beta1\nkind: SecureValue\nmetadata: {name: patched}\nspec:\n  description: x\n  description: y\n"
+    apply = (
+        b"apiVersion: secret.grafana.app/v1beta1\nkind: SecureValue\nmetadata: {name: patched}\n"
+        b"spec:\n  description: x\n  description: y\n"
+    )
     refused = shared_server.session.patch(
         url,
         data=apply,
