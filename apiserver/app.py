@@ -35,6 +35,7 @@ from .services.audit import AuditLog
 from .services.authz import Authorizer
 from .services.cloudflare_secrets import CloudflareServices
 from .services.decrypt import DecryptService
+from .services.facade_namespaces import FacadeNamespaces
 from .services.facade_values import FacadeValues
 from .services.keepers import KeeperService
 from .services.kek_reload import KekReloader
@@ -70,8 +71,8 @@ class Components:
     auditor: AuditLog
     decrypt: DecryptService
     token_admin: TokenAdmin
-    influxdb_values: FacadeValues  # the InfluxDB facade's values (issue 5)
-    cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services (issue 6)
+    influxdb_values: FacadeValues  # the InfluxDB facade's values (InfluxDB's limits)
+    cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services
     sessions: SessionService  # the browser page's sessions
     keys: KeyService | None = None  # key maintenance: status, rotation, re-wrap, re-encryption
     signing_keys: SigningKeys | None = None  # the keys that sign access tokens (token exchange)
@@ -239,14 +240,19 @@ def create_app(settings: Settings) -> web.Application:
     if settings.grpc_port is not None:
         app.cleanup_ctx.append(_grpc_lifecycle(components, limiter))
     health_routes.add_routes(app, components.health)
-    native.add_routes(app, components)
+    native.add_routes(app, components.registries, components.keeper_service, components.continue_tokens)
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)
     assert components.keys is not None
     key_routes.add_routes(app, components.keys)
     cloudflare.add_routes(app, components.cloudflare)
-    influxdb.setup(app, components)
-    ui_routes.add_routes(app, components)
+    influxdb.setup(
+        app,
+        components.influxdb_values,
+        FacadeNamespaces(components.namespaces),
+        components.settings.influxdb_decrypter,
+    )
+    ui_routes.add_routes(app, components.namespaces, components.tokens, components.sessions, components.authorizer)
     assert components.access_issuer is not None and components.signing_keys is not None
     access_token_routes.add_routes(
         app, components.access_issuer, components.signing_keys, components.tokens, components.auditor

@@ -2,8 +2,8 @@
 
 What `influxdb-client`, the `influx` CLI and the InfluxDB UI see is InfluxDB OSS 2.7 (reference:
 influxdb-secrets.md); what they touch is the one store of SecureValues, through the
-FacadeValues service (decision 11: each key is a SecureValue, named from the key, with the exact
-key in an annotation). Every namespace is an org, addressed by its org ID (decision 8).
+FacadeValues service (each key is a SecureValue, named from the key, with the exact key in an
+annotation). Every namespace is an org, addressed by the org ID its annotation carries.
 
 A secrets request is checked in influxd's order: credentials (the HTTP edge, 401), the org ID
 (400 `corrupt ID provided: …`), the org itself (404 `404 page not found`, also when the caller may
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -36,9 +36,6 @@ from ..services.secret_bytes import SecretBytes
 from . import influxdb_errors as errors
 from .influxdb_errors import EmptyStatus, InfluxError, PlainNotFound, influx_json, no_content
 from .influxdb_json import GoJSONError, decode_secret_keys, decode_string_map
-
-if TYPE_CHECKING:
-    from ..app import Components
 
 DESCRIPTION = "InfluxDB org secret"  # fixed description of values created here (≤ 25 runes)
 ORGS = "/api/v2/orgs"
@@ -307,11 +304,9 @@ def _org(namespace: dict[str, Any]) -> dict[str, Any]:
     return {"links": links, "id": org_id, "name": name, "description": "", "createdAt": created, "updatedAt": created}
 
 
-def setup(app: web.Application, components: Components) -> InfluxDBFacade:
-    """Mount the facade's routes over the shared services and register its error dialect."""
-    facade = InfluxDBFacade(
-        components.influxdb_values, FacadeNamespaces(components.namespaces), components.settings.influxdb_decrypter
-    )
+def setup(app: web.Application, values: FacadeValues, namespaces: FacadeNamespaces, decrypter: str) -> InfluxDBFacade:
+    """Mount the facade's routes over the services it calls and register its error dialect."""
+    facade = InfluxDBFacade(values, namespaces, decrypter)
     app.router.add_routes(facade.routes())
     surfaces = app[SURFACES]
     surfaces.add_dialect("/api/v2/", errors.render)

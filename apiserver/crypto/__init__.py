@@ -10,7 +10,7 @@ from .envelope import (
     value_aad,
 )
 from .errors import CryptoError, DecryptionError, KekConfigError
-from .kek import Kek, KekRing, load_kek_file, new_kek, parse_kek_env, rotate_kek_file
+from .kek import Kek, KekRing, load_kek_file, new_kek, parse_kek_env
 
 __all__ = [
     "Ciphertext",
@@ -27,7 +27,6 @@ __all__ = [
     "new_kek",
     "open_",
     "parse_kek_env",
-    "rotate_kek_file",
     "seal",
     "value_aad",
 ]

@@ -218,26 +218,3 @@ def parse_kek_env(value: str) -> KekRing:
             raise KekConfigError(f"{where}: invalid KEK id (allowed: letters, digits, '.', '_', '-')")
         keks.append(Kek(kek_id.strip(), key))
     return KekRing(keks)
-
-
-def rotate_kek_file(path: Path) -> Kek:
-    """Append a fresh KEK to the file (it becomes active) and return it.
-
-    Rewrites through a 0600 temp file + fsync + `os.replace`, so a crash leaves the old or the new
-    file, never half of one. Not safe against two rotations at once (an operator action).
-    """
-    path = Path(path)
-    text, ring = _load(path)  # refuses to extend a file we could not load
-    kek = new_kek()
-    while kek.id in ring.ids():
-        kek = new_kek()
-    if text and not text.endswith("\n"):
-        text += "\n"
-    temp = _write_temp(path, text + _line(kek))
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return kek

@@ -1,4 +1,4 @@
-"""The decrypt routes of the native surface (issue 4, point 5).
+"""The decrypt routes of the native surface: service identities read values back, audited.
 
 - `POST .../namespaces/{ns}/securevalues/{name}/decrypt`: 200 `{"value": ...}`; a refusal is a
   403 Status whose message is exactly `not found` or `not authorized`; a stored value that cannot

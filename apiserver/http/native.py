@@ -14,24 +14,33 @@ from .openapi import OpenAPI
 from .resource_routes import ResourceEndpoints, json_response
 
 if TYPE_CHECKING:
-    from ..app import Components
+    from ..machinery.continuation import ContinueTokens
+    from ..machinery.registry import Registry
+    from ..services.keepers import KeeperService
 
 GROUP_PREFIX = f"/apis/{GROUP}/{VERSION}"
 CORE_PREFIX = "/api/v1"
 
 
-def add_routes(app: web.Application, components: Components) -> None:
+def add_routes(
+    app: web.Application,
+    registries: dict[str, Registry],
+    keeper_service: KeeperService,
+    continue_tokens: ContinueTokens,
+) -> None:
+    """`registries` by resource: secure values and keepers in the group, namespaces in the core group."""
+
     async def activate_keeper(request: web.Request) -> web.Response:
-        keeper = await components.keeper_service.activate(
+        keeper = await keeper_service.activate(
             request_context(request), request.match_info["namespace"], request.match_info["name"]
         )
         return json_response(keeper)
 
     app.router.add_post(f"{GROUP_PREFIX}/namespaces/{{namespace}}/keepers/{{name}}/activate", activate_keeper)
-    for registry in (components.secure_values, components.keepers):
-        app.router.add_routes(ResourceEndpoints(registry, components.continue_tokens).routes(GROUP_PREFIX))
-    app.router.add_routes(ResourceEndpoints(components.namespaces, components.continue_tokens).routes(CORE_PREFIX))
-    served = list(components.registries.values())
+    served = list(registries.values())
+    for registry in served:
+        prefix = GROUP_PREFIX if registry.type.group == GROUP else CORE_PREFIX
+        app.router.add_routes(ResourceEndpoints(registry, continue_tokens).routes(prefix))
     app.router.add_routes(Discovery(r.type for r in served).routes())
     app.router.add_routes(OpenAPI((r.type, r.strategy.schema) for r in served).routes())
     app[SURFACES].public_paths.add("/version")  # as upstream's system:public-info-viewer

@@ -379,7 +379,7 @@ class Registry:
     def authorize_write(
         self, ctx: RequestContext, verb: str, namespace: str, name: str, operation: str | None = None
     ) -> None:
-        """Authorize a write; a refusal is audited as `denied` before it is raised (issue 4, point 6)."""
+        """Authorize a write; a refusal is audited as `denied` before it is raised (attempts are audited too)."""
         try:
             self.authorizer.authorize(ctx.principal, verb, self.type, namespace, name)
         except ApiError as exc:

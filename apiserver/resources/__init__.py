@@ -10,7 +10,7 @@ GROUP = "secret.grafana.app"
 VERSION = "v1beta1"
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
-# Annotations the facades use (decisions 8 and 11 of DESIGN.md).
+# Annotations the facades use: a facade key, and a namespace's facade IDs (docs/architecture.md).
 FACADE_KEY = "compat.apiserver.local/key"
 INFLUXDB_ORG_ID = "compat.apiserver.local/influxdb-org-id"
 CLOUDFLARE_ACCOUNT_ID = "compat.apiserver.local/cloudflare-account-id"

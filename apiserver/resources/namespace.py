@@ -1,6 +1,6 @@
 """Namespace (core v1): tenancy. Each namespace carries the IDs the facades address it by.
 
-Decision 8 of DESIGN.md: an InfluxDB org ID (16 hex characters; `default` is 1 and `org-N` is N,
+They are an InfluxDB org ID (16 hex characters; `default` is 1 and `org-N` is N,
 as Grafana numbers its orgs) and a Cloudflare account ID (32 hex characters). Both are derived
 from the name, so they are stable across a delete and re-create, and shown as annotations.
 """

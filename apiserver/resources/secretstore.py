@@ -1,6 +1,6 @@
 """SecretStore: a Cloudflare Secrets Store store, kept as a record of its own in the same store.
 
-The Cloudflare facade (issue 6) addresses secrets as `store / name`. A store is a small object
+The Cloudflare facade addresses secrets as `store / name`. A store is a small object
 (`metadata.name` is its 32-hex id, `spec.name` its display name); the secure values that belong
 to it carry the store id in the label `STORE_LABEL`. Stores are internal to the facade, so the
 native routes do not serve them: the native surface stays Grafana's `secret.grafana.app` shape.

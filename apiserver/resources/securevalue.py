@@ -1,8 +1,8 @@
 """SecureValue: the strategy of `secret.grafana.app/v1beta1` secure values (Grafana's latest shape).
 
-Rules and messages follow Grafana's validator (`validator/secure_value.go`) and decision 1 of
-DESIGN.md. The value itself is handled by the payload service; the strategy only checks it in
-memory, and never puts it into a message.
+Rules and messages follow Grafana's validator (`validator/secure_value.go`) for its newest v1beta1
+shape (docs/architecture.md, "The SecureValue shape"). The value itself is handled by the payload
+service; the strategy only checks it in memory, and never puts it into a message.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class SecureValueStrategy(Strategy):
     )
 
     def __init__(self, store: Store, value_limit: int = MAX_VALUE_BYTES, allow_empty_value: bool = False) -> None:
-        """`value_limit` and `allow_empty_value` follow the surface (decision 11): InfluxDB stores `""`."""
+        """`value_limit` and `allow_empty_value` follow the surface the write comes through: InfluxDB stores `""`."""
         self.schema = load_schema("securevalue.json")
         if allow_empty_value:
             self.schema = self.schema.derive(_without_value_min_length)
@@ -69,7 +69,7 @@ class SecureValueStrategy(Strategy):
             return []  # the schema already reported it
         causes: list[Cause] = []
         value, ref = spec.get("value"), spec.get("ref")
-        # The limit is in bytes and differs per surface (decision 11), so it lives here, not in the schema.
+        # The limit is in bytes and differs per surface (Grafana's, Cloudflare's): here, not in the schema.
         if isinstance(value, str) and len(value.encode()) > self.value_limit:
             causes.append(field_error("too_long", "spec.value", f"may not be more than {self.value_limit} bytes"))
         if old is None:

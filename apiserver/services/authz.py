@@ -9,8 +9,8 @@ from __future__ import annotations
 from ..machinery.context import Principal
 from ..machinery.errors import forbidden
 from ..machinery.strategy import ResourceType
-from .permissions import ADMIN_GRANT, Grant
-from .tokens import ADMIN_SUBJECT, TokenService
+from .permissions import Grant
+from .tokens import TokenService
 
 
 def forbidden_message(principal: Principal, verb: str, rtype: ResourceType, namespace: str, name: str) -> str:
@@ -25,12 +25,10 @@ def forbidden_message(principal: Principal, verb: str, rtype: ResourceType, name
 class Authorizer:
     """Roles and Grafana-style permissions, scoped to the namespaces of the caller's token."""
 
-    def __init__(self, tokens: TokenService | None = None) -> None:
+    def __init__(self, tokens: TokenService) -> None:
         self.tokens = tokens
 
     def grant(self, principal: Principal) -> Grant | None:
-        if self.tokens is None:  # no token service: only the bootstrap admin exists
-            return ADMIN_GRANT if principal.subject == ADMIN_SUBJECT else None
         return self.tokens.grant_for(principal)
 
     def can(self, principal: Principal, verb: str, rtype: ResourceType, namespace: str, name: str = "") -> bool:

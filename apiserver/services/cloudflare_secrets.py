@@ -1,6 +1,6 @@
 """Cloudflare Secrets Store secrets: SecureValues bound to a store, written through FacadeValues.
 
-The mapping (issue 6, point 6; decision 11):
+The mapping (docs/architecture.md, "Facade keys"):
 
 - A secret's facade key is `"{name}@{store_id}"` (names cannot contain `@`). Keys are unique per
   namespace and indexed, so two stores may hold the same name and a (store, name) lookup is one
@@ -279,7 +279,7 @@ class CloudflareServices:
         max_stores: int = MAX_STORES_PER_NAMESPACE,
         quota: int = MAX_SECRETS_PER_NAMESPACE,
     ) -> CloudflareServices:
-        # Values written through this facade follow Cloudflare's limits (decision 11): 64 KiB.
+        # Values written through this facade follow Cloudflare's limits, not Grafana's: 64 KiB.
         values = FacadeValues.for_surface(store, authorizer, auditor, payload, value_limit=CLOUDFLARE_VALUE_LIMIT)
         accounts = CloudflareAccounts(store, authorizer)
         stores = CloudflareStores(

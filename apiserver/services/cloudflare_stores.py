@@ -1,6 +1,6 @@
 """Cloudflare accounts and Secrets Store stores, as services the Cloudflare facade calls.
 
-An account is a namespace, addressed by the 32-hex id of decision 8 (the namespace annotation
+An account is a namespace, addressed by its 32-hex account id (the namespace annotation
 `CLOUDFLARE_ACCOUNT_ID`). A store is a `SecretStore` record (resources.secretstore) in that
 namespace. Everything here is governed by the secure-values permissions of the namespace: a
 store only groups secrets, so whoever may read (write) the namespace's secrets may read (write)
@@ -99,7 +99,7 @@ class CloudflareAccounts:
     def _namespace_of(self, account_id: str) -> str | None:
         namespace = self._by_id.get(account_id)
         if namespace is None or self.store.get(NAMESPACES.resource, "", namespace) is None:
-            # Ids follow from names (decision 8), so entries never go stale; rebuild only on a miss.
+            # Ids are derived from names, so entries never go stale; rebuild only on a miss.
             self._by_id = {}
             for stored in self.store.iter_current(NAMESPACES.resource, ""):
                 annotations = stored.body["metadata"].get("annotations") or {}

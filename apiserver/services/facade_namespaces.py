@@ -1,6 +1,6 @@
 """Namespaces as the InfluxDB facade addresses them: orgs with 16-hex org IDs.
 
-Decision 8 of DESIGN.md: every namespace carries its facade IDs as annotations. The namespace
+Every namespace carries its facade IDs as annotations (docs/architecture.md, "Facade IDs"). The namespace
 strategy indexes the InfluxDB org ID, so finding an org is one indexed lookup. Whether a caller
 may address a namespace at all is the Authorizer's answer to "may get this namespace".
 """

@@ -1,6 +1,6 @@
 """Secure values addressed by facade key: the one service both facades (InfluxDB, Cloudflare) call.
 
-Decision 11 of DESIGN.md. InfluxDB keys and Cloudflare names are case-sensitive free strings,
+See docs/architecture.md, "Facade keys". InfluxDB keys and Cloudflare names are case-sensitive free strings,
 while a SecureValue name is a DNS subdomain. So:
 
 - A value's *facade key* is its `compat.apiserver.local/key` annotation (FACADE_KEY) when present,
@@ -120,7 +120,7 @@ class FacadeValues:
         value_limit: int,
         allow_empty_value: bool = False,
     ) -> FacadeValues:
-        """Values of one facade: its own registry, because limits follow the surface (decision 11)."""
+        """Values of one facade: its own registry, because value limits follow the surface a write comes through."""
         strategy = SecureValueStrategy(store, value_limit=value_limit, allow_empty_value=allow_empty_value)
         strategy.payload = payload
         return cls(Registry(strategy, store, authorizer, auditor), payload)

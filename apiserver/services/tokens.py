@@ -165,7 +165,7 @@ class _Compiled:
 class TokenService:
     """Authenticates tokens and keeps their records; authorization of management is the caller's."""
 
-    def __init__(self, admin_token: str, store: Store | None = None) -> None:
+    def __init__(self, admin_token: str, store: Store) -> None:
         self._admin_hash = token_hash(admin_token)
         self.store = store
         self._compiled: dict[str, _Compiled] = {}
@@ -184,8 +184,6 @@ class TokenService:
         digest = token_hash(token)
         if hmac.compare_digest(digest, self._admin_hash):
             return Principal(subject=ADMIN_SUBJECT, token_id="bootstrap")
-        if self.store is None:
-            return None
         stored = self.store.by_index(STORE_RESOURCE, "", digest.hex())
         compiled = self._compile(stored) if stored is not None else None
         # The index found a candidate by hash; compare in constant time all the same.
@@ -198,8 +196,6 @@ class TokenService:
         """What the principal may do now: a revoked or expired token has no grant, even mid-request."""
         if principal.token_id in _INTERNAL_IDS or (principal.subject == ADMIN_SUBJECT and not principal.token_id):
             return ADMIN_GRANT if principal.subject == ADMIN_SUBJECT else None
-        if self.store is None:
-            return None
         stored = self.store.get(STORE_RESOURCE, "", principal.token_id)
         compiled = self._compile(stored) if stored is not None else None
         return compiled.grant if compiled is not None and compiled.usable(time.time()) else None
@@ -217,26 +213,21 @@ class TokenService:
 
     # -- records --------------------------------------------------------------------------
 
-    def _require_store(self) -> Store:
-        if self.store is None:
-            raise RuntimeError("this token service has no store")
-        return self.store
-
     def get(self, token_id: str) -> TokenRecord | None:
-        stored = self._require_store().get(STORE_RESOURCE, "", token_id)
+        stored = self.store.get(STORE_RESOURCE, "", token_id)
         return TokenRecord.from_body(stored.body) if stored is not None else None
 
     def find(self, token: str) -> TokenRecord | None:
         """The record of a token given by its secret (for revocation by token)."""
-        stored = self._require_store().by_index(STORE_RESOURCE, "", token_hash(token).hex())
+        stored = self.store.by_index(STORE_RESOURCE, "", token_hash(token).hex())
         return TokenRecord.from_body(stored.body) if stored is not None else None
 
     def list(self) -> list[TokenRecord]:
-        return [TokenRecord.from_body(s.body) for s in self._require_store().iter_current(STORE_RESOURCE, "")]
+        return [TokenRecord.from_body(s.body) for s in self.store.iter_current(STORE_RESOURCE, "")]
 
     async def create(self, request: TokenRequest) -> tuple[TokenRecord, str]:
         """Store a new token; returns its record and its secret, which is never available again."""
-        store = self._require_store()
+        store = self.store
         now = time.time()
         for _ in range(8):
             token_id = "tok-" + secrets.token_hex(8)
@@ -267,7 +258,7 @@ class TokenService:
 
     async def revoke(self, token_id: str) -> TokenRecord:
         """Mark a token revoked (kept for the record); idempotent. Effective on the next request."""
-        store = self._require_store()
+        store = self.store
         for _ in range(8):
             stored = store.get(STORE_RESOURCE, "", token_id)
             if stored is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -150,10 +150,3 @@ class DataKeyWrite:
 
 
 Write = ObjectWrite | PayloadWrite | DataKeyWrite
-
-
-@dataclass(slots=True)
-class Batch:
-    """The writes of one logical transaction, in order."""
-
-    writes: list[Write] = field(default_factory=list)

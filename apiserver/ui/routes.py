@@ -36,7 +36,10 @@ from ..resources.securevalue import SECURE_VALUES
 from ..services.facade_namespaces import FacadeNamespaces
 
 if TYPE_CHECKING:
-    from ..app import Components
+    from ..machinery.registry import Registry
+    from ..services.authz import Authorizer
+    from ..services.sessions import SessionService
+    from ..services.tokens import TokenService
 
 UI_PREFIX = "/ui"
 SESSION_PATH = f"{UI_PREFIX}/api/session"
@@ -94,9 +97,13 @@ def api_response(body: Any, status: int = 200) -> web.Response:
 
 
 class PageRoutes:
-    def __init__(self, components: Components) -> None:
-        self.components = components
-        self.namespaces = FacadeNamespaces(components.namespaces)
+    def __init__(
+        self, namespaces: Registry, tokens: TokenService, sessions: SessionService, authorizer: Authorizer
+    ) -> None:
+        self.namespaces = FacadeNamespaces(namespaces)
+        self.tokens = tokens
+        self.sessions = sessions
+        self.authorizer = authorizer
         self.files = _static_files()
 
     def add_to(self, app: web.Application) -> None:
@@ -149,7 +156,7 @@ class PageRoutes:
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token.strip():
             raise bad_request("the body must be a JSON object with a token")
-        principal = self.components.tokens.authenticate(token.strip())
+        principal = self.tokens.authenticate(token.strip())
         if principal is None:
             auth.limiter.failed(source)
             raise unauthorized("This token is not valid: it is unknown, expired or revoked.")
@@ -173,8 +180,8 @@ class PageRoutes:
         return response
 
     def _info(self, principal: Principal, secret: str | None) -> dict[str, Any]:
-        sessions = self.components.sessions
-        can = self.components.authorizer.can
+        sessions = self.sessions
+        can = self.authorizer.can
         namespaces = []
         for ns in self.namespaces.all():
             name = ns["metadata"]["name"]
@@ -200,5 +207,7 @@ class PageRoutes:
         }
 
 
-def add_routes(app: web.Application, components: Components) -> None:
-    PageRoutes(components).add_to(app)
+def add_routes(
+    app: web.Application, namespaces: Registry, tokens: TokenService, sessions: SessionService, authorizer: Authorizer
+) -> None:
+    PageRoutes(namespaces, tokens, sessions, authorizer).add_to(app)

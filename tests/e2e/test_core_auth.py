@@ -1,4 +1,4 @@
-"""Point 11 of issue 2: every route except /livez and /readyz needs the admin token (401 Status otherwise)."""
+"""Every route except /livez and /readyz needs the admin token (401 Status otherwise)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Point 12 of issue 2: limits and bad input. Each is refused in the Status dialect and writes nothing."""
+"""Limits and bad input. Each is refused in the Status dialect and writes nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The 409 cases of issue 2 (points 4 and 12, decision 5), including truly concurrent writers."""
+"""The 409 cases (stale resourceVersion, duplicate create, concurrent updates), including truly concurrent writers."""
 
 from __future__ import annotations
 

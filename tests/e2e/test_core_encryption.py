@@ -1,4 +1,4 @@
-"""Point 9 of issue 2 and decision 7: values are encrypted at rest and bound to their row."""
+"""Values are encrypted at rest and bound to their row."""
 
 from __future__ import annotations
 

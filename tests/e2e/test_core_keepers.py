@@ -1,4 +1,4 @@
-"""Point 5 of issue 2: keepers, their rules, activation, and their relation to secure values."""
+"""Keepers, their rules, activation, and their relation to secure values."""
 
 from __future__ import annotations
 

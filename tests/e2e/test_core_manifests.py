@@ -1,4 +1,4 @@
-"""Point 13 of issue 2: every example manifest in manifests/ is created through the API, as YAML and as JSON."""
+"""Every example manifest in manifests/ is created through the API, as YAML and as JSON."""
 
 from __future__ import annotations
 

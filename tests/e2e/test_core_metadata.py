@@ -1,4 +1,4 @@
-"""Point 3 of issue 2: object metadata with Kubernetes semantics, over real HTTP."""
+"""Object metadata with Kubernetes semantics, over real HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Point 8 of issue 2 and decision 8: namespaces are first-class, with stable facade IDs."""
+"""Namespaces are first-class, with stable facade IDs."""
 
 from __future__ import annotations
 

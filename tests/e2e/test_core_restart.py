@@ -1,4 +1,4 @@
-"""Point 10 of issue 2 and its acceptance: nothing lives only in memory; the schema is versioned."""
+"""Nothing lives only in memory; the schema is versioned."""
 
 from __future__ import annotations
 

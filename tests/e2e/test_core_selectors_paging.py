@@ -1,4 +1,4 @@
-"""Point 7 of issue 2: label and field selectors, and paging from one snapshot, over real HTTP."""
+"""Label and field selectors, and paging from one snapshot, over real HTTP."""
 
 from __future__ import annotations
 

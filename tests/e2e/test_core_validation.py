@@ -1,4 +1,4 @@
-"""Point 4 of issue 2: SecureValue rules, with exact Kubernetes Status bodies, over real HTTP."""
+"""SecureValue rules, with exact Kubernetes Status bodies, over real HTTP."""
 
 from __future__ import annotations
 

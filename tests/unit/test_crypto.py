@@ -20,9 +20,9 @@ from apiserver.crypto import (
     KekConfigError,
     KekRing,
     load_kek_file,
+    new_kek,
     open_,
     parse_kek_env,
-    rotate_kek_file,
     seal,
 )
 from apiserver.crypto.providers import Wrapping
@@ -387,40 +387,31 @@ def test_parse_kek_env_errors(value: str, match: str) -> None:
 # --- KEK rotation -----------------------------------------------------------------------------
 
 
-async def test_rotate_kek_file_then_rewrap_all(tmp_path: Path, repo: FakeRepository, clock: Clock) -> None:
+async def test_appended_kek_then_rewrap_all(tmp_path: Path, repo: FakeRepository, clock: Clock) -> None:
+    """The operator's rotation (docs/keys.md): append a KEK line to the file, reload, re-wrap."""
     path = tmp_path / "kek"
     old_ring = load_kek_file(path, create=True)
     before = Envelope(old_ring, repo, clock=clock)
     values = {ns: await before.encrypt(ns, "a", 1, ns.encode()) for ns in ("n1", "n2")}
 
-    new_kek = rotate_kek_file(path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir()] == ["kek"]
+    appended = new_kek()
+    with path.open("a") as file:
+        file.write(f"{appended.id} {base64.b64encode(appended.key).decode()}\n")
     new_ring = load_kek_file(path, create=False)
-    assert new_ring.ids() == [old_ring.active.id, new_kek.id] and new_ring.active == new_kek
+    assert new_ring.ids() == [old_ring.active.id, appended.id] and new_ring.active.id == appended.id
 
     after = Envelope(new_ring, repo, clock=clock)
     assert await after.rewrap_all() == 2
-    assert {r.kek_id for r in repo.records.values()} == {new_kek.id}
+    assert {r.kek_id for r in repo.records.values()} == {appended.id}
     assert await after.rewrap_all() == 0  # idempotent
 
     # With only the new KEK left, old values still decrypt.
-    only_new = Envelope(KekRing([new_kek]), repo, clock=clock)
+    only_new = Envelope(KekRing([new_ring.active]), repo, clock=clock)
     for ns, ct in values.items():
         assert await only_new.decrypt(ns, "a", 1, ct) == ns.encode()
     # New DEKs are wrapped by the new KEK.
     new_id = await only_new.rotate("n1")
-    assert repo.records[new_id].kek_id == new_kek.id
-
-
-def test_rotate_kek_file_refuses_bad_file(tmp_path: Path) -> None:
-    path = tmp_path / "kek"
-    with pytest.raises(KekConfigError, match="does not exist"):
-        rotate_kek_file(path)
-    load_kek_file(path, create=True)
-    path.chmod(0o640)
-    with pytest.raises(KekConfigError, match="chmod 600"):
-        rotate_kek_file(path)
+    assert repo.records[new_id].kek_id == appended.id
 
 
 # --- no key material in reprs -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Facade keys to SecureValue names (decision 11): deterministic, valid, case-sensitive, readable."""
+"""Facade keys to SecureValue names: deterministic, valid, case-sensitive, readable."""
 
 from __future__ import annotations
 

@@ -262,7 +262,7 @@ def test_secret_value_is_never_echoed(sv: ObjectSchema, value: Any) -> None:
 
 
 def test_secret_size_is_left_to_the_strategy(sv: ObjectSchema) -> None:
-    # The byte limit differs per surface (decision 11), so the schema does not carry it.
+    # The byte limit differs per surface, so the schema does not carry it.
     assert sv.validate(securevalue(value="v" * 70000)) == []
 
 
