@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "apiserver.http.token_routes",
             "apiserver.http.key_routes",
             "apiserver.http.access_token_routes",
+            "apiserver.http.health_routes",
             "apiserver.compat",
             "apiserver.ui",
             "apiserver.grpc.decrypt",
@@ -42,7 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("machinery", ("apiserver.machinery",)),
     ("store", ("apiserver.store",)),
     ("crypto", ("apiserver.crypto",)),
-    ("settings", ("apiserver.config", "apiserver")),
+    ("settings and instruments", ("apiserver.config", "apiserver.ops", "apiserver")),
 ]
 
 
