@@ -263,4 +263,13 @@ def create_app(settings: Settings) -> web.Application:
 def _grpc_lifecycle(components: Components, limiter: FailureLimiter):
     from .grpc import server  # grpcio only when a gRPC port is asked for
 
-    return server.lifecycle(components, limiter)
+    assert components.access_verifier is not None
+    services = server.GrpcServices(
+        components.settings,
+        components.store,
+        components.tokens,
+        components.access_verifier,
+        components.decrypt,
+        components.health,
+    )
+    return server.lifecycle(services, limiter)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +31,10 @@ from .decrypt import SERVICE_NAMES, add_services
 from .interceptors import Authentication, ConsistentReads, StatusCodes
 
 if TYPE_CHECKING:
-    from ..app import Components
+    from ..services.access_tokens import AccessTokenVerifier
+    from ..services.decrypt import DecryptService
+    from ..services.tokens import TokenService
+    from ..store.store import Store
 
 log = logging.getLogger("apiserver.grpc")
 _PROTECTED = tuple(f"/{name}/" for name in SERVICE_NAMES)
@@ -47,19 +51,29 @@ def tls_files(settings: Settings) -> tuple[Path, Path] | None:
     return None
 
 
-def build_server(components: Components, limiter: FailureLimiter) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    settings = components.settings
-    verifier = components.access_verifier
-    assert verifier is not None
+@dataclass(frozen=True)
+class GrpcServices:
+    """What the gRPC server calls: the same service objects the HTTP routes use."""
+
+    settings: Settings
+    store: Store
+    tokens: TokenService
+    access_verifier: AccessTokenVerifier
+    decrypt: DecryptService
+    health: HealthChecks
+
+
+def build_server(services: GrpcServices, limiter: FailureLimiter) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
+    settings = services.settings
     interceptors: list[grpc.aio.ServerInterceptor] = [StatusCodes(_PROTECTED)]
-    if components.store.shared:
-        interceptors.append(ConsistentReads(_PROTECTED, components.store.sync))
-    interceptors.append(Authentication(_PROTECTED, components.tokens, verifier, limiter))
+    if services.store.shared:
+        interceptors.append(ConsistentReads(_PROTECTED, services.store.sync))
+    interceptors.append(Authentication(_PROTECTED, services.tokens, services.access_verifier, limiter))
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[("grpc.max_receive_message_length", settings.max_body_bytes)],
     )
-    add_services(server, components.decrypt, components.tokens)
+    add_services(server, services.decrypt, services.tokens)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -104,12 +118,12 @@ class _Readiness:
             await self.update()
 
 
-def lifecycle(components: Components, limiter: FailureLimiter) -> Callable[[web.Application], AsyncIterator[None]]:
+def lifecycle(services: GrpcServices, limiter: FailureLimiter) -> Callable[[web.Application], AsyncIterator[None]]:
     """An aiohttp cleanup context running the gRPC server for the application's life."""
 
     async def run(app: web.Application) -> AsyncIterator[None]:
-        server, health_servicer = build_server(components, limiter)
-        readiness = _Readiness(components.health, health_servicer)
+        server, health_servicer = build_server(services, limiter)
+        readiness = _Readiness(services.health, health_servicer)
         await readiness.update()
         await server.start()
         follower = asyncio.create_task(readiness.follow())
