@@ -18,7 +18,7 @@ from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
 from .http.body import BODY_LIMIT
 from .http.consistency import STORE_SYNC, consistent_reads
-from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, authentication, errors, request_id
+from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, audited, authentication, errors, request_id
 from .http.ratelimit import FailureLimiter
 from .http.session_auth import SESSION_AUTH, SessionAuth, session_authentication
 from .machinery.context import Principal, RequestContext
@@ -117,7 +117,7 @@ def build_components(settings: Settings) -> Components:
     )
     tokens = TokenService(admin, store)
     authorizer = Authorizer(tokens)
-    auditor = AuditLog(settings.audit_target)
+    auditor = AuditLog.from_specs(settings.audit_targets, fsync=settings.audit_fsync)
     payload = SecureValuePayload(store, envelope)
     sv_strategy = SecureValueStrategy(store)
     sv_strategy.payload = payload
@@ -170,6 +170,7 @@ def build_components(settings: Settings) -> Components:
     components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
     components.health.add("ping", ping, liveness=True)
     components.health.add("store", store.health)
+    components.health.add("audit", auditor.health)
     return components
 
 
@@ -211,14 +212,16 @@ async def _lifecycle(app: web.Application):
     await store.open()
     try:
         reloader = await _start(components)
+        await components.auditor.start()  # a target that cannot be opened is reported, and retried
     except BaseException:
         # A failed start must not leave the database connections' threads keeping the process alive.
         await store.close()
+        await components.auditor.close()
         raise
     yield
     await reloader.stop()
     await store.close()
-    components.auditor.close()
+    await components.auditor.close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -227,7 +230,7 @@ def create_app(settings: Settings) -> web.Application:
     syncing = [consistent_reads] if components.store.shared else []
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_id, errors, *syncing, session_authentication, authentication],
+        middlewares=[request_id, errors, audited, *syncing, session_authentication, authentication],
     )
     app[COMPONENTS] = components
     app[BODY_LIMIT] = settings.max_body_bytes

@@ -6,10 +6,16 @@ Precedence, highest first: command-line flags, environment, config file, default
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, YamlConfigSettingsSource
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 
 class Settings(BaseSettings):
@@ -40,7 +46,10 @@ class Settings(BaseSettings):
     access_log: bool = (
         False  # as kube-apiserver: off by default; one INFO line per request costs ~40% of a GET (bench/README.md)
     )
-    audit_log: str = ""  # JSON-lines audit file; default <data_dir>/audit.log; "-" or "stdout" for stdout
+    # Audit targets (docs/audit.md): file paths, "-" (stdout), "unix:PATH", "syslog[:PATH]"; a record
+    # must reach at least one. Default <data_dir>/audit.log. The environment separates them by commas.
+    audit_log: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    audit_fsync: bool = True  # fdatasync each batch of records to a file target before its requests answer
     auth_failure_limit: int = Field(20, ge=1)  # rejected credentials per address per window before 429
     auth_failure_window_seconds: float = Field(10.0, gt=0)
     # The decrypter identity of values written through the InfluxDB facade (a label value).
@@ -65,8 +74,15 @@ class Settings(BaseSettings):
         return self.kek_file or self.data_dir / "kek"
 
     @property
-    def audit_target(self) -> str:
-        return self.audit_log or str(self.data_dir / "audit.log")
+    def audit_targets(self) -> list[str]:
+        return self.audit_log or [str(self.data_dir / "audit.log")]
+
+    @field_validator("audit_log", mode="before")
+    @classmethod
+    def _split_targets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -46,7 +46,8 @@ class Server:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> Server:
+    def start(self, timeout: float = 20.0, ready_path: str = "/readyz") -> Server:
+        """Start, and wait until `ready_path` answers 200 (`/livez` for a server expected not to be ready)."""
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         log = open(self.log_path, "ab")
         args = [
@@ -72,7 +73,7 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/readyz", timeout=1, verify=False).status_code == 200:
+                if requests.get(f"{self.url}{ready_path}", timeout=1, verify=False).status_code == 200:
                     return self
             except requests.RequestException:
                 pass

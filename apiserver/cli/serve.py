@@ -53,6 +53,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the largest request body (or gRPC message) any surface accepts, in bytes "
         "(or APISERVER_MAX_BODY_BYTES; default 3145728, as kube-apiserver)",
     )
+    serve.add_argument(
+        "--audit-log",
+        action="append",
+        metavar="TARGET",
+        help="where audit records go (repeatable; at least one must take each record): a file, '-' for "
+        "stdout, unix:PATH for a Unix socket, syslog[:PATH]; default DATA_DIR/audit.log (docs/audit.md)",
+    )
+    serve.add_argument(
+        "--audit-fsync",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sync each batch of audit records to a file target before answering its requests (default on)",
+    )
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument(

@@ -77,6 +77,7 @@ def add_routes(
         if await read_body(request) not in (b"", b"{}"):
             raise bad_request("rotate takes no body (or {})")
         ctx = request_context(request)
+        auditor.check_available()
         key = await keys.rotate()
         auditor.record(ctx, "signingkey.rotate", "signingkeys", "", key.kid, "success")
         return _json(key.view(), 201)

@@ -1,4 +1,4 @@
-"""The HTTP edge: request ids, error dialects and authentication, in that order.
+"""The HTTP edge: request ids, error dialects, audit settlement and authentication, in that order.
 
 Every error a handler raises is an ApiError; this edge renders it in the dialect of the surface
 the request came through (Kubernetes Status, InfluxDB or Cloudflare errors). Nothing a client
@@ -16,6 +16,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from ..machinery.audit import audit_scope
 from ..machinery.context import Principal
 from ..machinery.errors import (
     ApiError,
@@ -125,6 +126,25 @@ def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamRes
     if REQUEST_ID in request and not response.prepared:
         response.headers["X-Request-Id"] = request[REQUEST_ID]
     return response
+
+
+@web.middleware
+async def audited(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer only once the request's audit records are written; otherwise refuse it with a 503.
+
+    A refusal's record counts too: an error raised by the handler is replaced by the 503 when its
+    record could not be written. The 503 is rendered by `errors`, in the surface's dialect.
+    """
+    with audit_scope() as scope:
+        try:
+            response = await handler(request)
+        except Exception:
+            await scope.settle()
+            raise
+        if scope.pending and response.prepared:  # a streamed answer has left already: nothing audited may
+            log.error("a streamed response carried audit records (request %s)", request.get(REQUEST_ID))
+        await scope.settle()
+        return response
 
 
 @web.middleware

@@ -217,6 +217,7 @@ class Registry:
         def transaction(txn: Txn) -> list[Any]:
             return [p.registry._write_in(txn, p) for p in changes]
 
+        self.auditor.check_available()  # a write that cannot be audited is refused before it happens
         try:
             writes = iter(await self.store.commit(transaction))
         except (ObjectExists, RevisionMismatch, IndexKeyTaken) as exc:
@@ -282,6 +283,7 @@ class Registry:
         objmeta.check_delete_preconditions(rtype, stored, options or {})
         body = stored.body
         if not ctx.dry_run:
+            self.auditor.check_available()
             try:
                 await self.store.commit(lambda txn: self._delete_in(txn, namespace, name, stored.revision))
             except RevisionMismatch:

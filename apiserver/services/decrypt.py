@@ -4,16 +4,17 @@ Per name, in this order: the caller's own rights (a service identity, the namesp
 permission for that name; a wildcard verb never counts), then the stored value (`not found`),
 then the value's `decrypters` (exact match of the identity), then decryption. Checking the caller
 first means a token that may not decrypt learns nothing about which names exist. Every attempt
-is audited; the value never is.
+is audited, and no value is returned before its record is written; the value is never audited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
 from ..crypto.errors import CryptoError
-from ..machinery.audit import Auditor
+from ..machinery.audit import Auditor, written
 from ..machinery.context import RequestContext
 from ..resources.securevalue import SECURE_VALUES
 from ..store.store import Store
@@ -56,21 +57,29 @@ class DecryptService:
         """Each distinct non-empty name's result, as Grafana's client asks (duplicates and blanks dropped).
 
         `grant` is the caller's rights when they do not come from a stored token (a verified access
-        token carries its own); by default they are the stored token's, looked up afresh.
+        token carries its own); by default they are the stored token's, looked up afresh. Nothing is
+        returned until every attempt's audit record is written: otherwise `AuditUnavailable`, and no
+        value leaves.
         """
         results: dict[str, Decrypted] = {}
+        receipts = []
         for name in names:
             if name and name not in results:
-                results[name] = await self.decrypt_one(ctx, namespace, name, grant)
+                results[name] = result = await self._attempt(ctx, namespace, name, grant)
+                receipts.append(self._audit(ctx, namespace, name, result))
+        await written(receipts)
         return results
 
     async def decrypt_one(
         self, ctx: RequestContext, namespace: str, name: str, grant: Grant | None = None
     ) -> Decrypted:
         result = await self._attempt(ctx, namespace, name, grant)
-        outcome = "success" if result.value is not None else "error" if result.error == DECRYPTION_FAILED else "denied"
-        self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, outcome, result.error)
+        await written([self._audit(ctx, namespace, name, result)])
         return result
+
+    def _audit(self, ctx: RequestContext, namespace: str, name: str, result: Decrypted) -> asyncio.Future[None]:
+        outcome = "success" if result.value is not None else "error" if result.error == DECRYPTION_FAILED else "denied"
+        return self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, outcome, result.error)
 
     async def _attempt(self, ctx: RequestContext, namespace: str, name: str, grant: Grant | None) -> Decrypted:
         principal = ctx.principal

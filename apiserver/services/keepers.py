@@ -50,6 +50,7 @@ class KeeperService:
                 raise not_found(KEEPERS.resource, name, KEEPERS.group)
             return chosen
 
+        self.registry.auditor.check_available()
         chosen = await self.store.commit(switch)
         self.registry.auditor.record(ctx, "activate", KEEPERS.resource, namespace, name, "success")
         return system_keeper(namespace, True) if chosen is None else chosen.body

@@ -76,6 +76,8 @@ class KeyService:
         if grant is None or not grant.cluster_admin:
             self.auditor.record(ctx, f"keys.{verb}", KEYS.resource, "", "", "denied", "not an admin of all namespaces")
             raise forbidden(forbidden_message(ctx.principal, verb, KEYS, "", ""), KEYS.resource, "", KEYS.group)
+        if verb != "get":  # every other verb changes keys, and must be audited: refuse it before it starts
+            self.auditor.check_available()
 
     def _check_namespace(self, namespace: str) -> None:
         if self.store.get("namespaces", "", namespace) is None:

@@ -44,6 +44,7 @@ class TokenAdmin:
         grant = self._grant(ctx, "create")
         request = parse_token_request(body)
         self._within(ctx, grant, "create", request.namespaces, "")
+        self.auditor.check_available()
         record, secret = await self.tokens.create(request)
         self._audit(ctx, "token.create", record, "success")
         return record, secret
@@ -86,6 +87,7 @@ class TokenAdmin:
         if not grant.covers_all(record.namespaces):
             self._audit(ctx, "token.revoke", record, "denied", "outside the caller's namespaces")
             self._within(ctx, grant, "revoke", record.namespaces, record.id)
+        self.auditor.check_available()
         revoked = await self.tokens.revoke(record.id)
         self._audit(ctx, "token.revoke", revoked, "success")
         return revoked
