@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -11,8 +12,10 @@ from aiohttp import web
 from .compat import cloudflare, influxdb
 from .config import Settings
 from .crypto.envelope import Envelope
-from .crypto.errors import KekConfigError
+from .crypto.errors import KekConfigError, KmsUnavailable
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
+from .crypto.kms import KMS, KmsPlugin
+from .crypto.providers import KekProvider, LocalKeks, ProviderChain
 from .http import access_token_routes, health_routes, key_routes, native, token_routes
 from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
@@ -79,6 +82,7 @@ class Components:
     access_issuer: AccessTokenIssuer | None = None
     access_verifier: AccessTokenVerifier | None = None  # Grafana access tokens presented over gRPC
     registries: dict[str, Registry] = field(default_factory=dict)
+    kms: KmsPlugin | None = None  # the KMS v2 plugin that wraps the data keys (--kms-socket)
     # What /livez and /readyz run, and the series /metrics exports (apiserver/ops, docs/observability.md).
     health: HealthChecks = field(default_factory=HealthChecks)
     metrics: Metrics = field(default_factory=Metrics)
@@ -100,17 +104,40 @@ def load_keks(settings: Settings) -> KekRing:
     return load_kek_file(settings.kek_path, create=settings.kek_file is None)
 
 
+def _kek_provider(settings: Settings) -> tuple[KekProvider, Callable[[], KekRing] | None, KmsPlugin | None]:
+    """Who wraps the data keys: the local KEKs, or a KMS plugin (with the local KEKs, if there are
+    any, still opening the data keys they wrapped until `keys rewrap` moves them to the plugin).
+    Also the function that re-reads the local KEKs, where they can change (a file; not the environment)."""
+    if settings.kms_socket is None:
+        reload = (lambda: load_keks(settings)) if settings.kek is None else None
+        return LocalKeks(load_keks(settings), reload=reload), reload, None
+    kms = KmsPlugin(
+        settings.kms_socket,
+        timeout=settings.kms_timeout_seconds,
+        status_interval=settings.kms_status_seconds,
+        grace=settings.kms_grace_seconds,
+    )
+    if settings.kek is not None:
+        return ProviderChain(kms, LocalKeks(parse_kek_env(settings.kek.get_secret_value()))), None, kms
+    if settings.kek_file is None and not settings.kek_path.exists():
+        return kms, None, kms
+    # Never created here: beside a plugin, a KEK file is only read, for the data keys it wrapped before.
+    reload = lambda: load_kek_file(settings.kek_path, create=False)  # noqa: E731
+    return ProviderChain(kms, LocalKeks(reload(), reload=reload)), reload, kms
+
+
 def build_components(settings: Settings) -> Components:
     # Owner-only: the database, key file, admin token and audit log live here. An existing directory
     # keeps the mode its operator gave it.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     store = Store(_backend(settings), event_window=settings.event_window)
     data_keys = StoreDataKeys(store)
-    # A KEK file can change under a running server (rotation); a KEK from the environment cannot.
-    reload_keks = (lambda: load_keks(settings)) if settings.kek is None else None
-    envelope = Envelope(
-        load_keks(settings), data_keys, rotation_period=settings.dek_rotation_seconds, reload_keks=reload_keks
-    )
+    provider, reload_keks, kms = _kek_provider(settings)
+    envelope = Envelope(provider, data_keys, rotation_period=settings.dek_rotation_seconds)
+    if kms is not None:
+        # The plugin's key changed: re-wrap what it wrapped under the new one. Data keys of a KEK file
+        # move to the plugin only when the operator says so (`keys rewrap`).
+        kms.on_key_change = lambda: envelope.rewrap_all(provider=KMS)
     store.on_data_key_change = envelope.forget_active  # another replica rotated a namespace's DEK
     admin = bootstrap_admin_token(
         settings.data_dir, settings.admin_token.get_secret_value() if settings.admin_token else None
@@ -171,6 +198,10 @@ def build_components(settings: Settings) -> Components:
     components.health.add("ping", ping, liveness=True)
     components.health.add("store", store.health)
     components.health.add("audit", auditor.health)
+    if kms is not None:
+        components.kms = kms
+        kms.record = components.metrics.record_kms_call
+        components.health.add("kms", kms.health)
     return components
 
 
@@ -188,6 +219,8 @@ async def _start(components: Components) -> KekReloader:
     components.continue_tokens.secret = bytes.fromhex(secret)
     # A server whose KEKs cannot open its data keys would answer every decrypt with an error:
     # refuse to start instead, naming the KEK (a restore without its KEK, a wrong key file).
+    if components.kms is not None:
+        await components.kms.start()  # a plugin that does not answer yet leaves the server not ready
     await components.envelope.check_data_keys()
     assert components.keys is not None
     kek_file = components.settings.kek_path if components.settings.kek is None else None
@@ -195,7 +228,10 @@ async def _start(components: Components) -> KekReloader:
     if components.settings.grpc_port is not None:
         # A server that serves Grafana's decrypt has its signing key from the first start (published at
         # /.well-known/jwks.json); elsewhere it is made by the first token exchange. Replicas share it.
-        await components.signing_keys.ensure()
+        try:
+            await components.signing_keys.ensure()
+        except KmsUnavailable as exc:  # the first token exchange makes it, once the plugin answers
+            log.warning("no signing key yet: %s", exc)
     reloader = KekReloader(components.keys, kek_file, components.settings.kek_watch_seconds)
     reloader.start()
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
@@ -215,11 +251,15 @@ async def _lifecycle(app: web.Application):
         await components.auditor.start()  # a target that cannot be opened is reported, and retried
     except BaseException:
         # A failed start must not leave the database connections' threads keeping the process alive.
+        if components.kms is not None:
+            await components.kms.stop()
         await store.close()
         await components.auditor.close()
         raise
     yield
     await reloader.stop()
+    if components.kms is not None:
+        await components.kms.stop()
     await store.close()
     await components.auditor.close()
 

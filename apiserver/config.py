@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     kek_file: Path | None = None  # default: <data_dir>/kek
     kek: SecretStr | None = None  # "<id>:<base64 key>[,...]", the last one active; instead of a file
+    # A Kubernetes KMS v2 plugin's Unix socket: the plugin wraps the data keys instead of local KEKs.
+    kms_socket: str | None = None
+    kms_timeout_seconds: float = Field(3.0, gt=0)  # each call to the plugin (kube-apiserver's default)
+    kms_status_seconds: float = Field(10.0, ge=0)  # how often the plugin's Status is polled; 0: only at start
+    # While the plugin does not answer, data keys unwrapped before keep serving this long.
+    kms_grace_seconds: float = Field(180.0, ge=0)
     # postgresql://user:password@host/db: replicas share one store there (default: SQLite in data_dir).
     database_url: SecretStr | None = None
     dek_rotation_seconds: float = Field(86400.0, gt=0)

@@ -101,10 +101,16 @@ def _status(args: argparse.Namespace, client: ApiClient) -> int:
     if args.output == "json":
         print(json.dumps(status, indent=2), flush=True)
         return 0
-    rows = [["KEK", "ACTIVE", "CONFIGURED", "DATA KEYS"]]
+    rows = [["KEK", "PROVIDER", "ACTIVE", "CONFIGURED", "DATA KEYS"]]
     for kek in status["keks"]:
-        rows.append([kek["id"], _yes(kek["active"]), _yes(kek["configured"]), str(kek["dataKeys"])])
+        rows.append(
+            [kek["id"], kek.get("provider", "file"), _yes(kek["active"]), _yes(kek["configured"]), str(kek["dataKeys"])]
+        )
     print(aligned(rows), end="")
+    kms = status.get("kms")
+    if kms:
+        state = "healthy" if kms["healthy"] else f"NOT healthy: {kms['problem']}"
+        print(f"KMS plugin {kms['socket']}: {state}; current key {kms['keyId'] or '(unknown)'}")
     print()
     rows = [["NAMESPACE", "DATA KEY", "ACTIVE", "AGE", "KEK", "VALUES"]]
     for namespace in status["namespaces"]:

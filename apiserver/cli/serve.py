@@ -26,6 +26,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "store in PostgreSQL, shared by several replicas; needs --kek-file or "
         "APISERVER_KEK (default: SQLite in DATA_DIR)",
     )
+    serve.add_argument(
+        "--kms-socket",
+        metavar="PATH",
+        help="a Kubernetes KMS v2 plugin's Unix socket (or APISERVER_KMS_SOCKET; also unix:///PATH): the plugin "
+        "wraps the data keys instead of the KEK file (docs/kms.md)",
+    )
+    serve.add_argument(
+        "--kms-grace-seconds",
+        type=float,
+        help="while the KMS plugin does not answer, data keys unwrapped before keep serving this long (default 180)",
+    )
+    serve.add_argument(
+        "--kms-status-seconds", type=float, help="how often the KMS plugin's Status is polled (default 10)"
+    )
+    serve.add_argument("--kms-timeout-seconds", type=float, help="the deadline of each KMS plugin call (default 3)")
     serve.add_argument("--tls-cert", help="TLS certificate (PEM)")
     serve.add_argument("--tls-key", help="TLS private key (PEM)")
     serve.add_argument(

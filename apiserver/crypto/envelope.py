@@ -207,14 +207,17 @@ class Envelope:
             dek = await self._create(namespace)
         return dek.id
 
-    async def rewrap_all(self) -> int:
-        """Re-wrap every DEK not yet under the active KEK; returns how many were re-wrapped.
+    async def rewrap_all(self, provider: str | None = None) -> int:
+        """Re-wrap every DEK not yet under the active KEK (only those `provider` wrapped, if given);
+        returns how many were re-wrapped.
 
         Run after a KEK rotation; once it returns, old KEKs can be removed from the ring.
         """
         count = 0
         for record in await self._repository.data_keys():
             if (record.provider, record.kek_id) == self.provider.active:
+                continue
+            if provider is not None and record.provider != provider:
                 continue
             dek = await self._unwrap(record)
             wrapping = await self.provider.wrap(dek.key, dek_aad(record.id, record.namespace))

@@ -35,6 +35,11 @@ MAX_KEY_ID = 1024  # bytes, as kube-apiserver checks
 MAX_CIPHERTEXT = 1024  # bytes: a wrapped 32-byte data key is far smaller
 MAX_ANNOTATIONS = 32 * 1024  # keys and values together
 _DNS_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 # Codes that say "not now" rather than "not this ciphertext".
 _TRANSIENT = {
     grpc.StatusCode.UNAVAILABLE,
@@ -82,6 +87,9 @@ class KmsPlugin:
         self._rewrapped_for = ""  # the key id every data key was last re-wrapped under
         # Re-wraps every data key not under the current key; set by whoever owns the data keys.
         self.on_key_change: Callable[[], Awaitable[int]] | None = None
+        # Each call's method, gRPC status code (kube-apiserver's spelling, "OK", "DeadlineExceeded")
+        # and duration in seconds, for the latency metric.
+        self.record: Callable[[str, str, float], None] | None = None
 
     def __repr__(self) -> str:
         return f"KmsPlugin(target={self.target!r}, key_id={self.key_id!r})"
@@ -106,13 +114,13 @@ class KmsPlugin:
         values' own associated data binds them to their namespace already."""
         request = api_pb2.EncryptRequest(plaintext=plaintext, uid=str(uuid.uuid4()))
         try:
-            response = await self._kms().Encrypt(request, timeout=self._timeout)
+            response = await self._call("Encrypt", request)
         except grpc.aio.AioRpcError as exc:
             raise self._unreachable("Encrypt", exc) from None
         problem = _encrypt_problem(response)
         if problem is not None:
             log.error("the KMS plugin at %s answered Encrypt %s", self.target, problem)
-            raise KmsUnavailable(f"the KMS plugin at {self.target} answered Encrypt {problem}")
+            raise KmsUnavailable(f"the KMS plugin answered Encrypt {problem}")
         self._answered()
         return Wrapping(KMS, response.key_id, response.ciphertext, dict(response.annotations))
 
@@ -126,7 +134,7 @@ class KmsPlugin:
             annotations=dict(wrapping.annotations),
         )
         try:
-            response = await self._kms().Decrypt(request, timeout=self._timeout)
+            response = await self._call("Decrypt", request)
         except grpc.aio.AioRpcError as exc:
             if exc.code() in _TRANSIENT:
                 raise self._unreachable("Decrypt", exc) from None
@@ -150,6 +158,10 @@ class KmsPlugin:
 
     # -- health and polling ---------------------------------------------------------------
 
+    async def health(self) -> str | None:
+        """The `kms` readiness check."""
+        return self.problem()
+
     def problem(self) -> str | None:
         """Why the plugin is not healthy, with what that means for the data keys; None when it is."""
         if self._problem is None:
@@ -164,18 +176,18 @@ class KmsPlugin:
     async def check(self) -> None:
         """One `Status` call: health, version and the current key id; re-wraps after a key change."""
         try:
-            response = await self._kms().Status(api_pb2.StatusRequest(), timeout=self._timeout)
+            response = await self._call("Status", api_pb2.StatusRequest())
         except grpc.aio.AioRpcError as exc:
             self._unreachable("Status", exc)
             return
         if response.version not in VERSIONS:
-            self._failing(f"the KMS plugin at {self.target} speaks version {_quoted(response.version)}, not v2")
+            self._failing(f"the KMS plugin speaks version {_quoted(response.version)}, not v2")
             return
         if response.healthz != "ok":
-            self._failing(f"the KMS plugin at {self.target} is not healthy: {_quoted(response.healthz)}")
+            self._failing(f"the KMS plugin is not healthy: {_quoted(response.healthz)}")
             return
         if not response.key_id or len(response.key_id.encode()) > MAX_KEY_ID:
-            self._failing(f"the KMS plugin at {self.target} reports no valid key_id")
+            self._failing("the KMS plugin reports no valid key_id")
             return
         self.version = response.version
         if response.key_id != self.key_id:
@@ -220,11 +232,22 @@ class KmsPlugin:
         if count:
             log.info("re-wrapped %d data keys under KMS key %s", count, key_id)
 
-    def _kms(self) -> api_pb2_grpc.KeyManagementServiceStub:
+    async def _call(self, method: str, request: Any) -> Any:
+        """One call to the plugin within the deadline, timed; `grpc.aio.AioRpcError` on failure."""
         if self._stub is None:
-            self._channel = grpc.aio.insecure_channel(self.target)
+            # A plugin that restarts is back within a second: gRPC's default reconnect backoff grows to minutes.
+            self._channel = grpc.aio.insecure_channel(self.target, options=_CHANNEL_OPTIONS)
             self._stub = api_pb2_grpc.KeyManagementServiceStub(self._channel)
-        return self._stub
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            return await getattr(self._stub, method)(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            raise
+        finally:
+            if self.record is not None:
+                self.record(method, _code_name(code), time.perf_counter() - started)
 
     def _answered(self) -> None:
         if self._problem is not None and self.key_id:
@@ -235,15 +258,20 @@ class KmsPlugin:
 
     def _failing(self, problem: str) -> None:
         if self._problem != problem:
-            log.warning("%s", problem)
+            log.warning("%s (socket %s)", problem, self.target)
         self._problem = problem
         if self._down_since is None:
             self._down_since = self._clock()
 
     def _unreachable(self, call: str, exc: grpc.aio.AioRpcError) -> KmsUnavailable:
-        problem = f"the KMS plugin at {self.target} did not answer {call}: {exc.code().name}"
+        problem = f"the KMS plugin did not answer {call}: {_code_name(exc.code())}"
         self._failing(problem)
         return KmsUnavailable(problem)
+
+
+def _code_name(code: grpc.StatusCode) -> str:
+    """A status code as Go's gRPC spells it (kube-apiserver's label values): OK, DeadlineExceeded."""
+    return "OK" if code == grpc.StatusCode.OK else "".join(part.capitalize() for part in code.name.split("_"))
 
 
 def _quoted(text: str) -> str:

@@ -30,6 +30,7 @@ from typing import Any
 
 import grpc
 
+from ..crypto.errors import KmsUnavailable
 from ..http.ratelimit import FailureLimiter
 from ..machinery.context import Principal
 from ..machinery.errors import ApiError
@@ -153,6 +154,10 @@ class StatusCodes(_UnaryWrapper):
             await context.abort(refusal.code, refusal.message)
         except StoreUnavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable; please try again later")
+        except KmsUnavailable:
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "the key management service is unavailable; please try again later"
+            )
         except ApiError as error:
             await context.abort(_code_of(error), error.message)
         except Exception as exc:  # a bug of ours: a generic answer, and a trace without messages

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from aiohttp import web
 
+from ..crypto.errors import KmsUnavailable
 from ..machinery.audit import audit_scope
 from ..machinery.context import Principal
 from ..machinery.errors import (
@@ -92,6 +93,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _finish(request, surfaces.render(request, refused))
     except StoreUnavailable:  # the database is away (replicas on PostgreSQL): retry, never a 500 or a hang
         error: ApiError = service_unavailable("the database is unavailable; please try again later", retry_after=1)
+        return _finish(request, surfaces.render(request, error))
+    except KmsUnavailable:  # a new data key, or one not unwrapped yet, needs the KMS plugin: retry later
+        error = service_unavailable("the key management service is unavailable; please try again later", retry_after=5)
         return _finish(request, surfaces.render(request, error))
     except StorageFull:  # nothing was written; reads go on, and writes work again once space returns
         error = insufficient_storage("the server's storage is full; the write was not stored, please try again later")
