@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +20,30 @@ ADMIN_TOKEN = "sas_test-admin-token-0123456789abcdef"
 GROUP_PATH = "/apis/secret.grafana.app/v1beta1"
 
 
+# Ports come from a range of our own, below Linux's ephemeral range (32768 and up) where the kernel
+# picks client ports, and disjoint per pytest-xdist worker: asking the kernel for a free port and
+# releasing it lets two workers be handed the same one, and a test could then reach the other's server.
+# The start is random so that separate runs on one machine (developers side by side) rarely meet.
+_PORTS_PER_WORKER = 1500
+_next_ports: Iterator[int] | None = None
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    global _next_ports
+    if _next_ports is None:  # on first use: xdist names the worker only once it runs
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+        first = 20000 + (_PORTS_PER_WORKER * int(worker) if worker.isdigit() else 0) % 12000
+        start = random.randrange(_PORTS_PER_WORKER)
+        ports = [*range(first + start, first + _PORTS_PER_WORKER), *range(first, first + start)]
+        _next_ports = itertools.cycle(ports)
+    for port in _next_ports:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("unreachable: the cycle never ends")
 
 
 @dataclass
