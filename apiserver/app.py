@@ -24,6 +24,7 @@ from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, audited, authentication, errors, request_id
 from .http.ratelimit import FailureLimiter
 from .http.session_auth import SESSION_AUTH, SessionAuth, session_authentication
+from .keepers.aws import AwsSecretsManager
 from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
 from .machinery.errors import AlreadyExists
@@ -38,8 +39,10 @@ from .services.audit import AuditLog
 from .services.authz import Authorizer
 from .services.cloudflare_secrets import CloudflareServices
 from .services.decrypt import DecryptService
+from .services.external_values import ExternalValues
 from .services.facade_namespaces import FacadeNamespaces
 from .services.facade_values import FacadeValues
+from .services.keeper_cleanup import KeeperCleanup
 from .services.keepers import KeeperService
 from .services.kek_reload import KekReloader
 from .services.keys import KeyService
@@ -86,6 +89,8 @@ class Components:
     # What /livez and /readyz run, and the series /metrics exports (apiserver/ops, docs/observability.md).
     health: HealthChecks = field(default_factory=HealthChecks)
     metrics: Metrics = field(default_factory=Metrics)
+    external: ExternalValues | None = None  # values kept in AWS Secrets Manager (aws keepers)
+    keeper_cleanup: KeeperCleanup | None = None
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -145,7 +150,9 @@ def build_components(settings: Settings) -> Components:
     tokens = TokenService(admin, store)
     authorizer = Authorizer(tokens)
     auditor = AuditLog.from_specs(settings.audit_targets, fsync=settings.audit_fsync)
-    payload = SecureValuePayload(store, envelope)
+    aws = AwsSecretsManager(max_workers=settings.aws_max_workers, timeout=settings.aws_timeout_seconds)
+    external = ExternalValues(store, aws, create_grace=settings.keeper_create_grace_seconds)
+    payload = SecureValuePayload(store, envelope, external)
     sv_strategy = SecureValueStrategy(store)
     sv_strategy.payload = payload
     secure_values = Registry(sv_strategy, store, authorizer, auditor)
@@ -159,7 +166,7 @@ def build_components(settings: Settings) -> Components:
         namespaces,
         secure_values,
         keepers,
-        KeeperService(keepers),
+        KeeperService(keepers, external),
         payload,
         tokens,
         authorizer,
@@ -202,6 +209,14 @@ def build_components(settings: Settings) -> Components:
         components.kms = kms
         kms.record = components.metrics.record_kms_call
         components.health.add("kms", kms.health)
+    components.external = external
+    components.keeper_cleanup = KeeperCleanup(
+        store,
+        aws,
+        holder="",
+        interval=settings.keeper_cleanup_seconds,
+        max_attempts=settings.keeper_cleanup_attempts,
+    )
     return components
 
 
@@ -234,12 +249,24 @@ async def _start(components: Components) -> KekReloader:
             log.warning("no signing key yet: %s", exc)
     reloader = KekReloader(components.keys, kek_file, components.settings.kek_watch_seconds)
     reloader.start()
+    await _start_keepers(components)
     if store.get("namespaces", "", DEFAULT_NAMESPACE) is None:
         try:
             await components.namespaces.create(RequestContext(SYSTEM), "", {"metadata": {"name": DEFAULT_NAMESPACE}})
         except AlreadyExists:  # another replica, starting at the same time, created it first
             pass
     return reloader
+
+
+async def _start_keepers(components: Components) -> None:
+    """Name this server in AWS (one identity per store, so replicas agree) and start the cleanup worker."""
+    external, cleanup = components.external, components.keeper_cleanup
+    assert external is not None and cleanup is not None
+    identity = await components.store.setting("server-identity", lambda: secrets.token_hex(6))
+    external.server_identity = identity
+    external.aws.session_name = f"apiserver-{identity}"
+    cleanup.holder = f"{identity}-{secrets.token_hex(4)}"  # replicas share the identity, not their leases
+    cleanup.start()
 
 
 async def _lifecycle(app: web.Application):
@@ -260,7 +287,11 @@ async def _lifecycle(app: web.Application):
     await reloader.stop()
     if components.kms is not None:
         await components.kms.stop()
+    if components.keeper_cleanup is not None:
+        await components.keeper_cleanup.stop()
     await store.close()
+    if components.external is not None:
+        components.external.aws.close()
     await components.auditor.close()
 
 

@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     # JWKS documents whose keys are trusted to sign Grafana access tokens (besides the server's own).
     grafana_jwks: list[Path] = Field(default_factory=list)
 
+    # The aws keeper (docs/aws-keeper.md). AWS credentials and endpoints come from the standard AWS
+    # variables and files, never from here.
+    aws_timeout_seconds: float = Field(5.0, gt=0)  # connect and read timeout of each AWS call
+    aws_max_workers: int = Field(8, ge=1)  # threads that may wait on AWS at once
+    keeper_cleanup_seconds: float = Field(10.0, gt=0)  # how often deleted values' AWS secrets are looked for
+    keeper_cleanup_attempts: int = Field(10, ge=1)  # tries to delete one AWS secret before an operator must
+    keeper_create_grace_seconds: float = Field(300.0, gt=0)  # after this, a create that never committed is undone
+
     config_file: Path | None = None
 
     @property

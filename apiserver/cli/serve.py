@@ -117,6 +117,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="a browser session of the page at /ui/ ends after this long without a request (default 1800)",
     )
+    aws = serve.add_argument_group(
+        "aws keeper", "AWS credentials and endpoints come from the standard AWS variables and files (see docs/)"
+    )
+    aws.add_argument("--aws-timeout-seconds", type=float, help="connect and read timeout of each AWS call (default 5)")
+    aws.add_argument("--aws-max-workers", type=int, help="AWS calls that may wait at once (default 8)")
+    aws.add_argument(
+        "--keeper-cleanup-seconds", type=float, help="how often deleted values' AWS secrets are deleted (default 10)"
+    )
+    aws.add_argument(
+        "--keeper-cleanup-attempts", type=int, help="tries to delete one AWS secret before giving up (default 10)"
+    )
+    aws.add_argument(
+        "--keeper-create-grace-seconds",
+        type=float,
+        help="an AWS secret whose secure value never committed is deleted after this long (default 300)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -149,6 +165,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"apiserver: invalid settings: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("botocore").setLevel(logging.WARNING)  # a line per AWS client about where credentials were
     try:
         app = create_app(settings)
     except (KekConfigError, JwksFileError) as exc:

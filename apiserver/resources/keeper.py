@@ -19,6 +19,7 @@ from . import GROUP, VERSION, load_schema
 
 SYSTEM_KEEPER = "system"
 PROVIDERS = ("aws", "azure", "gcp", "hashiCorpVault")
+STORING_TYPES = (SYSTEM_KEEPER, "aws")  # the keeper types that can hold values; the others are configuration only
 
 KEEPERS = ResourceType(
     group=GROUP, version=VERSION, resource="keepers", kind="Keeper", singular="keeper", categories=("secrets",)
@@ -46,6 +47,7 @@ class KeeperStrategy(Strategy):
         TableColumn("Description", description="What the keeper is for"),
         TableColumn("Type", description="The provider: aws, azure, gcp or hashiCorpVault"),
         TableColumn("Active", type="boolean", description="Whether new secure values go to this keeper"),
+        TableColumn("Health", description="The result of the last check of the keeper's configuration"),
         TableColumn("Age", description="Time since creation"),
     )
 
@@ -55,6 +57,11 @@ class KeeperStrategy(Strategy):
 
     def prepare_for_create(self, obj: dict[str, Any]) -> None:
         obj["status"] = {"active": False}
+
+    def prepare_for_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        super().prepare_for_update(new, old)
+        if new.get("spec") != old.get("spec") and isinstance(new.get("status"), dict):
+            new["status"] = {k: v for k, v in new["status"].items() if k != "health"}  # checked again on activation
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
         causes: list[Cause] = []
@@ -97,8 +104,15 @@ class KeeperStrategy(Strategy):
             obj.get("spec", {}).get("description", ""),
             keeper_type(obj),
             bool(obj.get("status", {}).get("active")),
+            _health(obj),
             age(obj["metadata"].get("creationTimestamp")),
         ]
+
+
+def _health(obj: dict[str, Any]) -> str:
+    if keeper_type(obj) not in STORING_TYPES:
+        return "CannotStoreValues"
+    return obj.get("status", {}).get("health") or "Unchecked"
 
 
 def _aws_causes(aws: dict[str, Any]) -> list[Cause]:

@@ -16,7 +16,7 @@ from ..machinery.table import age
 from ..store.store import Store
 from ..store.txn import Txn
 from . import FACADE_KEY, GROUP, VERSION, load_schema
-from .keeper import KEEPERS, SYSTEM_KEEPER, active_keeper
+from .keeper import KEEPERS, STORING_TYPES, SYSTEM_KEEPER, active_keeper, keeper_type
 
 MAX_VALUE_BYTES = 24576
 MAX_DECRYPTERS = 64
@@ -92,13 +92,14 @@ class SecureValueStrategy(Strategy):
                     given_keeper,
                 )
             )
-        if old is None and keeper != SYSTEM_KEEPER:
+        kind = self._keeper_type(obj, keeper)
+        if old is None and kind not in STORING_TYPES:
             causes.append(
                 field_error(
                     "forbidden",
                     "spec",
-                    f"the active keeper {keeper!r} cannot store values yet; "
-                    "activate the system keeper to create secure values",
+                    f"the active keeper {keeper!r} is of type {kind!r}, which cannot store values yet; "
+                    "activate the system keeper or an aws keeper to create secure values",
                 )
             )
         if ref and keeper == SYSTEM_KEEPER:
@@ -110,6 +111,12 @@ class SecureValueStrategy(Strategy):
         if old is not None:
             return old["status"].get("keeper", SYSTEM_KEEPER)
         return active_keeper(self.store.iter_current(KEEPERS.resource, obj["metadata"].get("namespace", "")))
+
+    def _keeper_type(self, obj: dict[str, Any], keeper: str) -> str:
+        if keeper == SYSTEM_KEEPER:
+            return SYSTEM_KEEPER
+        stored = self.store.get(KEEPERS.resource, obj["metadata"].get("namespace", ""), keeper)
+        return keeper_type(stored.body) if stored is not None else "unknown"
 
     def check_in_transaction(self, txn: Txn, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """The keeper chosen when the write was prepared must still be the active one when it commits."""

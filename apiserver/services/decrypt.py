@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..crypto.errors import CryptoError
 from ..machinery.audit import Auditor, written
 from ..machinery.context import RequestContext
+from ..machinery.errors import ApiError
 from ..resources.securevalue import SECURE_VALUES
 from ..store.store import Store
 from .permissions import Grant
@@ -62,19 +63,39 @@ class DecryptService:
         value leaves.
         """
         results: dict[str, Decrypted] = {}
-        receipts = []
+        receipts: list[asyncio.Future[None]] = []
         for name in names:
             if name and name not in results:
-                results[name] = result = await self._attempt(ctx, namespace, name, grant)
-                receipts.append(self._audit(ctx, namespace, name, result))
+                results[name] = await self._audited(ctx, namespace, name, grant, receipts)
         await written(receipts)
         return results
 
     async def decrypt_one(
         self, ctx: RequestContext, namespace: str, name: str, grant: Grant | None = None
     ) -> Decrypted:
-        result = await self._attempt(ctx, namespace, name, grant)
-        await written([self._audit(ctx, namespace, name, result)])
+        receipts: list[asyncio.Future[None]] = []
+        result = await self._audited(ctx, namespace, name, grant, receipts)
+        await written(receipts)
+        return result
+
+    async def _audited(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        name: str,
+        grant: Grant | None,
+        receipts: list[asyncio.Future[None]],
+    ) -> Decrypted:
+        """One attempt, its audit record's receipt added to `receipts` (to be awaited before answering)."""
+        try:
+            result = await self._attempt(ctx, namespace, name, grant)
+        except ApiError as exc:  # an external keeper that cannot answer now (503): audited all the same
+            receipts.append(
+                self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, "error", exc.reason)
+            )
+            await written(receipts)
+            raise
+        receipts.append(self._audit(ctx, namespace, name, result))
         return result
 
     def _audit(self, ctx: RequestContext, namespace: str, name: str, result: Decrypted) -> asyncio.Future[None]:

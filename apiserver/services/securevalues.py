@@ -8,12 +8,16 @@ data) to namespace, name and version.
 from __future__ import annotations
 
 import hmac
+import time
 from typing import Any
 
 from ..crypto.envelope import Ciphertext, Envelope
 from ..crypto.errors import CryptoError, DecryptionError
+from ..resources.keeper import SYSTEM_KEEPER
 from ..store.store import Store
 from ..store.txn import Txn
+from .external_values import ExternalValues
+from .keeper_records import mark_for_deletion
 from .secret_bytes import SecretBytes
 
 
@@ -26,12 +30,17 @@ def _ids(obj: dict[str, Any]) -> tuple[str, str, int]:
     return meta.get("namespace", ""), meta["name"], int(obj.get("status", {}).get("version", 0))
 
 
+def _external(obj: dict[str, Any]) -> bool:
+    return obj.get("status", {}).get("keeper", SYSTEM_KEEPER) != SYSTEM_KEEPER
+
+
 class SecureValuePayload:
     """The `Payload` of SecureValue for the generic registry (see machinery.strategy.Payload)."""
 
-    def __init__(self, store: Store, envelope: Envelope) -> None:
+    def __init__(self, store: Store, envelope: Envelope, external: ExternalValues | None = None) -> None:
         self.store = store
         self.envelope = envelope
+        self.external = external  # values of the namespaces whose active keeper is AWS Secrets Manager
 
     def take(self, obj: dict[str, Any]) -> SecretBytes | None:
         spec = obj.get("spec")
@@ -46,6 +55,10 @@ class SecureValuePayload:
 
     async def reveal(self, obj: dict[str, Any]) -> SecretBytes:
         """Decrypt the current value of a stored SecureValue. Raises ValueNotStored or DecryptionError."""
+        if _external(obj):
+            if self.external is None:
+                raise DecryptionError()
+            return await self.external.read(obj)
         namespace, name, version = _ids(obj)
         row = await self.store.read_payload(namespace, name, version)
         if row is None:
@@ -72,6 +85,10 @@ class SecureValuePayload:
         return hmac.compare_digest(current.reveal(), payload.reveal())
 
     async def seal(self, new: dict[str, Any], old: dict[str, Any] | None, payload: SecretBytes | None):
+        if _external(new) and self.external is not None:
+            if old is not None:
+                return await self.external.update(new, payload)
+            return None if payload is None else await self.external.create(new, payload)
         namespace, name, version = _ids(new)
         if payload is None:
             if old is None or new.get("spec", {}).get("ref"):
@@ -87,4 +104,6 @@ class SecureValuePayload:
 
     def destroy(self, txn: Txn, obj: dict[str, Any]) -> None:
         namespace, name, _ = _ids(obj)
+        if _external(obj):
+            mark_for_deletion(txn, obj["metadata"].get("uid", ""), time.time())
         txn.destroy_payloads(namespace, name)

@@ -113,15 +113,15 @@ def test_activation_and_the_system_keeper(srv):
     active = {i["metadata"]["name"]: i["status"]["active"] for i in srv.session.get(url).json()["items"]}
     assert active == {"first": False, "second": True}
 
-    # While a configured keeper is active, no new value can be stored (external providers come later).
+    # While a keeper of a type that cannot store values is active, no new value can be created.
     before = state(srv)
     refused = assert_status(srv.session.post(srv.sv_url("keepers-act"), json=secure_value("during")), 422, "Invalid")
     assert causes(refused) == [
         (
             "spec",
             "FieldValueForbidden",
-            "Forbidden: the active keeper 'second' cannot store "
-            "values yet; activate the system keeper to create secure values",
+            "Forbidden: the active keeper 'second' is of type 'gcp', which cannot store values yet; "
+            "activate the system keeper or an aws keeper to create secure values",
         )
     ]
     assert state(srv) == before
