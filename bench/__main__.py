@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import prefill, procs, replicas, scenarios, wrk
+from . import grpc_rows, prefill, procs, replicas, scenarios, wrk
 from .report import Report, Row, machine, verdict
 from .scenarios import Bench, Sizes
 from .stats import Result
@@ -59,7 +59,9 @@ def run(sizes: Sizes, workdir: Path, only: tuple[str, ...]) -> Report:
         f"(in-process, through the registry and store)",
         file=sys.stderr,
     )
-    server = procs.apiserver(data_dir, ADMIN_TOKEN, workdir / "apiserver.log").start()
+    grpc_port = procs.free_port()
+    server = procs.apiserver(data_dir, ADMIN_TOKEN, workdir / "apiserver.log", "--grpc-port", str(grpc_port))
+    server.start()
     try:
         rss = server.rss_mb()
         total = sizes.small + sizes.large
@@ -82,7 +84,7 @@ def run(sizes: Sizes, workdir: Path, only: tuple[str, ...]) -> Report:
             ),
             rss_after_start_mb=rss,
         )
-        bench = Bench(server, ADMIN_TOKEN, workdir, sizes)
+        bench = Bench(server, ADMIN_TOKEN, workdir, sizes, grpc_port=grpc_port)
         for name in SCENARIOS:
             if name in only:
                 print(f"running {name}...", file=sys.stderr)
@@ -243,6 +245,7 @@ def _decrypt(bench: Bench, report: Report) -> None:
         decrypt=vars(result),
         decrypt_ratio=ratio,
     )
+    grpc_rows.add(bench, report, result)
 
 
 def _replicas(bench: Bench, report: Report) -> None:

@@ -40,6 +40,7 @@ class Bench:
     sizes: Sizes
     small_ns: str = "bench-small"
     large_ns: str = "bench-large"
+    grpc_port: int = 0  # the server's --grpc-port (0: not served)
     _client: Client | None = None
 
     @property
@@ -222,6 +223,49 @@ def decrypt(bench: Bench) -> Result | str:
             headers=bench.auth(token),
             constants={"BODY": ""},
         ),
+    )
+
+
+def grpc_decrypt(bench: Bench, *, access_token: bool = False) -> Result | str:
+    """DecryptSecureValues of the value REST decrypt reads, from bench.grpc_load in a process of its own.
+
+    With `access_token`, as Grafana calls: a token from POST /v1/sign-access-token in X-Access-Token
+    (an ES256 signature verified per call); otherwise the same bearer token as the REST decrypt.
+    """
+    if not bench.grpc_port:
+        return "skipped: the server has no gRPC port"
+    token = service_token(bench, bench.small_ns)
+    if token is None:
+        return "skipped: `apiserver token create --service-identity` is not available yet"
+    credential = ["--token", token]
+    if access_token:
+        body = {"namespace": bench.small_ns, "audiences": ["secret.grafana.app"]}
+        status, answer = bench.client.request("POST", "/v1/sign-access-token", body, token=token)
+        if status != 200:
+            return f"skipped: the token exchange answered {status} {answer[:200]!r}"
+        credential = ["--access-token", json.loads(answer)["data"]["token"]]
+    args = [sys.executable, "-m", "bench.grpc_load", "--target", f"127.0.0.1:{bench.grpc_port}", *credential]
+    args += ["--namespace", bench.small_ns, "--name", "v-000001", "--seconds", str(bench.sizes.seconds)]
+    args += ["--connections", str(bench.sizes.connections), "--channels", str(GRPC_CHANNELS)]
+    return measured(bench.server, lambda: _grpc_load(args, bench.sizes.seconds))
+
+
+GRPC_CHANNELS = 4  # HTTP/2 connections shared by the callers, as a client-side load balancer would open
+
+
+def _grpc_load(args: list[str], seconds: float) -> Result:
+    completed = subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=seconds + 60)
+    line = next((row for row in completed.stdout.splitlines() if row.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"bench.grpc_load gave no summary (exit {completed.returncode}): {completed.stderr[-500:]}")
+    data = json.loads(line.removeprefix("BENCH_JSON "))
+    return Result(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        errors=data["errors"],
+        extra={"error_codes": data["error_codes"], "channels": GRPC_CHANNELS},
     )
 
 

@@ -21,9 +21,9 @@ from .generated.decryptv1 import decrypt_pb2 as v1
 from .generated.decryptv1 import decrypt_pb2_grpc as v1_grpc
 from .generated.decryptv1beta1 import decrypt_pb2 as v1beta1
 from .generated.decryptv1beta1 import decrypt_pb2_grpc as v1beta1_grpc
-from .interceptors import Caller, Refusal, current_caller
+from .layers import Caller, Layer, Refusal, current_caller, protect
 
-# (messages, service registration) per package; both serve the same service.
+# (messages, stubs) per package; both serve the same service.
 PACKAGES: tuple[tuple[ModuleType, ModuleType], ...] = ((v1beta1, v1beta1_grpc), (v1, v1_grpc))
 SERVICE_NAMES = tuple(f"{m.DESCRIPTOR.package}.SecureValueDecrypter" for m, _ in PACKAGES)
 MAX_NAMESPACE = 253
@@ -73,6 +73,18 @@ class DecryptServicer:
         return None
 
 
-def add_services(server: grpc.aio.Server, service: DecryptService, tokens: TokenService) -> None:
-    for messages, registration in PACKAGES:
-        registration.add_SecureValueDecrypterServicer_to_server(DecryptServicer(service, tokens, messages), server)
+def add_services(server: grpc.aio.Server, service: DecryptService, tokens: TokenService, layers: list[Layer]) -> None:
+    """Both packages' `DecryptSecureValues`, each composed once with the edge's `layers`."""
+    for messages, _ in PACKAGES:
+        servicer = DecryptServicer(service, tokens, messages)
+        handlers = {
+            "DecryptSecureValues": protect(
+                servicer.DecryptSecureValues,
+                messages.SecureValueDecryptRequest.FromString,
+                messages.SecureValueDecryptResponseCollection.SerializeToString,
+                layers,
+            )
+        }
+        name = f"{messages.DESCRIPTOR.package}.SecureValueDecrypter"
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+        server.add_registered_method_handlers(name, handlers)  # grpcio's fast path for known methods

@@ -28,7 +28,7 @@ from ..http.ratelimit import FailureLimiter
 from ..ops.health import HealthChecks
 from . import GrpcPortError
 from .decrypt import SERVICE_NAMES, add_services
-from .interceptors import Authentication, ConsistentReads, StatusCodes
+from .layers import Authentication, ConsistentReads, Layer
 
 if TYPE_CHECKING:
     from ..services.access_tokens import AccessTokenVerifier
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from ..store.store import Store
 
 log = logging.getLogger("apiserver.grpc")
-_PROTECTED = tuple(f"/{name}/" for name in SERVICE_NAMES)
 _GRACE_SECONDS = 2.0
 READINESS_INTERVAL = 2.0  # seconds between readiness checks behind gRPC health
 
@@ -65,15 +64,10 @@ class GrpcServices:
 
 def build_server(services: GrpcServices, limiter: FailureLimiter) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     settings = services.settings
-    interceptors: list[grpc.aio.ServerInterceptor] = [StatusCodes(_PROTECTED)]
-    if services.store.shared:
-        interceptors.append(ConsistentReads(_PROTECTED, services.store.sync))
-    interceptors.append(Authentication(_PROTECTED, services.tokens, services.access_verifier, limiter))
-    server = grpc.aio.server(
-        interceptors=interceptors,
-        options=[("grpc.max_receive_message_length", settings.max_body_bytes)],
-    )
-    add_services(server, services.decrypt, services.tokens)
+    layers: list[Layer] = [ConsistentReads(services.store.sync)] if services.store.shared else []
+    layers.append(Authentication(services.tokens, services.access_verifier, limiter))
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
+    add_services(server, services.decrypt, services.tokens, layers)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

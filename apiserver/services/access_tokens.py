@@ -11,6 +11,7 @@ and ES256 are accepted, and each key only with the algorithm of its own type, so
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -35,6 +36,7 @@ MAX_LIFETIME = 3600
 LEEWAY = 30  # seconds of clock skew tolerated on exp/nbf
 _ALGORITHMS = {"RSA": "RS256", "EC": "ES256"}
 RESTRICTED_DELEGATED = "restrictedDelegatedPermissions"
+VERIFIED_CACHE_SIZE = 4096  # verified access tokens remembered (their hashes and claims)
 
 
 class InvalidAccessToken(Exception):
@@ -118,11 +120,45 @@ def _expected_algorithm(jwk: dict[str, Any]) -> str | None:
 
 
 class AccessTokenVerifier:
-    def __init__(self, keys: TrustedKeys, *, clock: Callable[[], float] = time.time) -> None:
+    """Verifies access tokens; a token verified once is remembered (by its hash) until it expires.
+
+    A caller presents the same token on every call for minutes (authlib caches it until shortly
+    before its exp), and checking an ES256 or RS256 signature costs more than the decrypt it
+    guards. A remembered token is still refused once it expires, or when its key is no longer
+    trusted (a signing key is dropped only after every token it signed has expired anyway).
+    """
+
+    def __init__(
+        self, keys: TrustedKeys, *, clock: Callable[[], float] = time.time, remember: int = VERIFIED_CACHE_SIZE
+    ) -> None:
         self.keys = keys
         self._clock = clock
+        self._remember = remember
+        self._verified: dict[bytes, tuple[str, AccessClaims, float]] = {}  # hash -> (kid, claims, nbf)
 
     def verify(self, token: str) -> AccessClaims:
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None:
+            kid, claims, nbf = known
+            if self.keys.get(kid) is not None:
+                self._check_window(claims.expires, nbf)
+                return claims
+            del self._verified[digest]
+        kid, claims, nbf = self._verify(token)
+        if len(self._verified) >= self._remember:
+            self._forget_some()
+        self._verified[digest] = (kid, claims, nbf)
+        return claims
+
+    def _forget_some(self) -> None:
+        """Expired tokens first; if none, the oldest quarter (a dict keeps insertion order)."""
+        now = self._clock()
+        expired = [d for d, (_, claims, _) in self._verified.items() if now >= claims.expires + LEEWAY]
+        for digest in expired or list(self._verified)[: max(1, self._remember // 4)]:
+            del self._verified[digest]
+
+    def _verify(self, token: str) -> tuple[str, AccessClaims, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -140,7 +176,6 @@ class AccessTokenVerifier:
             raise InvalidAccessToken("the access token's algorithm does not fit its key")
         try:
             key = jwt.PyJWK(jwk, algorithm).key
-            # exp and nbf are checked below against our clock (PyJWT would take the wall clock).
             claims = jwt.decode(
                 token,
                 key,
@@ -152,14 +187,15 @@ class AccessTokenVerifier:
             raise InvalidAccessToken(f"the access token is not for {AUDIENCE}") from None
         except jwt.PyJWTError:
             raise InvalidAccessToken("the access token's signature does not verify") from None
-        self._check_times(claims)
-        return _claims(claims)
-
-    def _check_times(self, claims: dict[str, Any]) -> None:
-        now = self._clock()
         exp, nbf = _seconds(claims.get("exp")), _seconds(claims.get("nbf", 0))
         if exp is None or nbf is None:
             raise InvalidAccessToken("the access token's exp and nbf must be numbers")
+        self._check_window(exp, nbf)
+        return kid, _claims(claims), nbf
+
+    def _check_window(self, exp: float, nbf: float) -> None:
+        """exp and nbf against our clock (PyJWT would take the wall clock), with LEEWAY of skew."""
+        now = self._clock()
         if now >= exp + LEEWAY:
             raise InvalidAccessToken("the access token has expired")
         if now < nbf - LEEWAY:

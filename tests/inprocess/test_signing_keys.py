@@ -83,3 +83,23 @@ async def test_rotation_retires_then_removes_old_keys(components, keys, clock):
     assert components.store.get(STORE_RESOURCE, "", first) is None
     assert await components.store.read_payload("", f"signingkey/{first}", 1) is None
     assert {k.kid for k in keys.keys()} == {third.kid, rotated.kid}
+
+
+async def test_verified_tokens_are_remembered_within_a_bound(components, keys, clock):
+    issuer = AccessTokenIssuer(components.tokens, keys, clock=clock)
+    verifier = AccessTokenVerifier(TrustedKeys(keys), clock=clock, remember=4)
+    principal = await service_principal(components)
+    tokens = [
+        await issuer.exchange(principal, {"namespace": "default", "audiences": ["secret.grafana.app"], "expiresIn": n})
+        for n in range(100, 110)
+    ]
+    for token in tokens:
+        assert verifier.verify(token).namespace == "default"
+        assert verifier.verify(token).namespace == "default"  # the second time from memory
+        assert len(verifier._verified) <= 4
+    tampered = tokens[-1][:-4] + ("AAAA" if not tokens[-1].endswith("AAAA") else "BBBB")
+    with pytest.raises(InvalidAccessToken, match="signature"):
+        verifier.verify(tampered)  # a different string: never taken for the remembered one
+    clock.now += 200
+    with pytest.raises(InvalidAccessToken, match="expired"):
+        verifier.verify(tokens[-1])
