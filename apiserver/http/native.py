@@ -11,7 +11,7 @@ from .context import request_context
 from .discovery import Discovery
 from .middlewares import SURFACES
 from .openapi import OpenAPI
-from .resource_routes import ResourceEndpoints, json_response
+from .resource_routes import ResourceEndpoints, json_response, warnings_header
 
 if TYPE_CHECKING:
     from ..machinery.continuation import ContinueTokens
@@ -31,10 +31,9 @@ def add_routes(
     """`registries` by resource: secure values and keepers in the group, namespaces in the core group."""
 
     async def activate_keeper(request: web.Request) -> web.Response:
-        keeper = await keeper_service.activate(
-            request_context(request), request.match_info["namespace"], request.match_info["name"]
-        )
-        return json_response(keeper)
+        ctx = request_context(request)
+        keeper = await keeper_service.activate(ctx, request.match_info["namespace"], request.match_info["name"])
+        return json_response(keeper, headers=warnings_header(ctx))
 
     app.router.add_post(f"{GROUP_PREFIX}/namespaces/{{namespace}}/keepers/{{name}}/activate", activate_keeper)
     served = list(registries.values())

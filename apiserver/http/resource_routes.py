@@ -35,7 +35,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
-def _warnings(ctx) -> dict[str, str]:
+def warnings_header(ctx) -> dict[str, str]:
     return {"Warning": ", ".join(warning_value(w) for w in ctx.warnings)} if ctx.warnings else {}
 
 
@@ -171,14 +171,14 @@ class ResourceEndpoints:
     async def create(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
         obj = await self.registry.create(ctx, self._namespace(request), await self._document(request))
-        return json_response(obj, 201, _warnings(ctx))
+        return json_response(obj, 201, warnings_header(ctx))
 
     async def update(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
         obj = await self.registry.update(
             ctx, self._namespace(request), request.match_info["name"], await self._document(request)
         )
-        return json_response(obj, 200, _warnings(ctx))
+        return json_response(obj, 200, warnings_header(ctx))
 
     async def patch(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
@@ -195,7 +195,7 @@ class ResourceEndpoints:
         namespace, name = self._namespace(request), request.match_info["name"]
         if ptype == patch.APPLY_PATCH:
             obj, created = await self._apply(ctx, namespace, name, document, force in _TRUE)
-            return json_response(obj, 201 if created else 200, _warnings(ctx))
+            return json_response(obj, 201 if created else 200, warnings_header(ctx))
         self.registry.authorize_write(ctx, "patch", namespace, name)
         patcher = _patcher(ptype, document)
 
@@ -207,7 +207,7 @@ class ResourceEndpoints:
 
         precondition = _patch_precondition(ptype, document)
         obj = await self.registry.guaranteed_update(ctx, namespace, name, transform, precondition)
-        return json_response(obj, 200, _warnings(ctx))
+        return json_response(obj, 200, warnings_header(ctx))
 
     async def _apply(self, ctx, namespace: str, name: str, document: dict, force: bool) -> tuple[dict, bool]:
         if not ctx.field_manager:

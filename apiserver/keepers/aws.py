@@ -224,7 +224,7 @@ def _code(exc: botocore.exceptions.ClientError) -> str:
 def _classify(exc: botocore.exceptions.ClientError, operation: str) -> KeeperError:
     code = _code(exc)
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    if code in _DENIED:
+    if code in _DENIED or status in (401, 403):
         return KeeperAccessDenied(code, operation)
     if code in _MISSING:
         return KeeperSecretMissing(code, operation)
