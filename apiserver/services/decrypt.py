@@ -13,7 +13,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from ..crypto.errors import CryptoError
+from ..crypto.errors import CryptoError, KmsUnavailable
 from ..machinery.audit import Auditor, written
 from ..machinery.context import RequestContext
 from ..machinery.errors import ApiError
@@ -89,9 +89,10 @@ class DecryptService:
         """One attempt, its audit record's receipt added to `receipts` (to be awaited before answering)."""
         try:
             result = await self._attempt(ctx, namespace, name, grant)
-        except ApiError as exc:  # an external keeper that cannot answer now (503): audited all the same
+        except (ApiError, KmsUnavailable) as exc:  # an external keeper or the KMS plugin cannot answer now (503)
+            reason = exc.reason if isinstance(exc, ApiError) else "ServiceUnavailable"
             receipts.append(
-                self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, "error", exc.reason)
+                self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, "error", reason)
             )
             await written(receipts)
             raise

@@ -19,7 +19,7 @@ import pytest
 import requests
 from cli_runner import Cli
 from harness import Server, files_containing, secure_value
-from identities_support import call, create_token
+from identities_support import audit_records, call, create_token
 from keys_support import LOOP_IDENTITY, create_values, data_keys_of, keks_by_id, keys_status, value_of
 from kms_plugin import NONCE_ANNOTATION, VERSION_ANNOTATION
 from kms_support import PluginProcess, kms_plugin  # noqa: F401  (a fixture)
@@ -170,6 +170,9 @@ def test_plugin_stopped_cached_keys_serve_within_the_bound_new_keys_wait(server_
     # Past the bound, the cached data keys are gone: every value waits for the plugin.
     wait_until(lambda: decrypt(server, token, "default", "a").status_code == 503, what="the bound to pass")
     assert "cached data keys expired" in readyz(server).text
+    last = [r for r in audit_records(server.data_dir) if r["operation"] == "decrypt"][-1]
+    # Refused, and audited all the same.
+    assert (last["name"], last["outcome"], last["reason"]) == ("a", "error", "ServiceUnavailable")
 
     # The plugin back: ready again, values decrypt (unwrapped anew), new data keys are made.
     kms_plugin.start()

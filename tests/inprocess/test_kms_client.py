@@ -11,8 +11,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from fake_data_keys import FakeRepository
 
-from apiserver.crypto.envelope import DataKeyRecord, Envelope
+from apiserver.crypto.envelope import Envelope
 from apiserver.crypto.errors import DecryptionError, KmsUnavailable
 from apiserver.crypto.kms import KmsPlugin, socket_target
 from apiserver.crypto.providers import Wrapping
@@ -51,32 +52,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Repository:
-    def __init__(self) -> None:
-        self.records: dict[str, DataKeyRecord] = {}
-
-    async def active_data_key(self, namespace: str) -> DataKeyRecord | None:
-        return next((r for r in self.records.values() if r.namespace == namespace and r.active), None)
-
-    async def data_key(self, key_id: str) -> DataKeyRecord | None:
-        return self.records.get(key_id)
-
-    async def insert_data_key(self, record: DataKeyRecord) -> None:
-        self.records[record.id] = record
-
-    async def data_keys(self, namespace: str | None = None) -> list[DataKeyRecord]:
-        return list(self.records.values())
-
-    async def update_wrapped(self, key_id: str, wrapping: Wrapping) -> None:
-        self.records[key_id] = dataclasses.replace(
-            self.records[key_id],
-            kek_id=wrapping.kek_id,
-            wrapped=wrapping.wrapped,
-            provider=wrapping.provider,
-            annotations=wrapping.annotations,
-        )
 
 
 @pytest.fixture
@@ -176,7 +151,7 @@ async def test_an_unhealthy_status_starts_the_bound(plugin, client, status, prob
 
 
 async def test_envelope_bounds_cached_keys_and_rewraps_on_a_key_change(plugin, client) -> None:
-    repository = Repository()
+    repository = FakeRepository()
     envelope = Envelope(client, repository, clock=client.clock)
     client.on_key_change = lambda: envelope.rewrap_all(provider="kms")
     sealed = await envelope.encrypt("ns", "a", 1, b"value")
