@@ -205,6 +205,7 @@ def build_components(settings: Settings) -> Components:
     components.health.add("ping", ping, liveness=True)
     components.health.add("store", store.health)
     components.health.add("audit", auditor.health)
+    auditor.metrics = components.metrics
     if kms is not None:
         components.kms = kms
         kms.record = components.metrics.record_kms_call

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..machinery.audit import Auditor
+from ..machinery.audit import Auditor, written
 from ..machinery.errors import ApiError, bad_request, forbidden
 from ..services.access_tokens import AccessTokenIssuer, ExchangeRefused
 from ..services.signing_keys import SigningKeys
@@ -30,10 +30,17 @@ EXCHANGE_PATH = "/v1/sign-access-token"
 JWKS_PATH = "/.well-known/jwks.json"
 SIGNING_KEYS_PATH = f"/apis/{TOKEN_GROUP}/v1/signingkeys"
 _NO_STORE = {"Cache-Control": "no-store"}
+ACCESS_TOKENS = "accesstokens"  # the audit's resource for issued access tokens
 
 
 def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+
+
+def _requested_namespace(body: Any) -> str:
+    """The namespace an exchange asks for, as the audit keeps it (printable, bounded)."""
+    namespace = body.get("namespace") if isinstance(body, dict) else None
+    return "".join(c for c in namespace if c.isprintable())[:253] if isinstance(namespace, str) else ""
 
 
 def render_exchange_error(request: web.Request, error: ApiError) -> web.StreamResponse:
@@ -54,10 +61,14 @@ def add_routes(
             body = orjson.loads(await read_body(request))
         except orjson.JSONDecodeError:
             return _json({"error": "the body must be JSON", "status": "error"}, 400)
+        ctx, namespace = request_context(request), _requested_namespace(body)
         try:
             token = await issuer.exchange(principal, body)
         except ExchangeRefused as refused:
+            auditor.record(ctx, "token.exchange", ACCESS_TOKENS, namespace, principal.token_id, "denied", str(refused))
             return _json({"error": str(refused), "status": "error"}, refused.status)
+        # An access token decrypts: like a value, it leaves only once its issuance is on record.
+        await written([auditor.record(ctx, "token.exchange", ACCESS_TOKENS, namespace, principal.token_id, "success")])
         return _json({"data": {"token": token}, "status": "success"}, headers=_NO_STORE)
 
     async def jwks(request: web.Request) -> web.Response:

@@ -127,8 +127,8 @@ class Metrics:
     def record_decrypt(self, outcome: str, decrypter: str) -> None:
         self.decrypts.labels(outcome, decrypter or "none").inc()
 
-    def record_audit_failure(self) -> None:
-        self.audit_failures.inc()
+    def record_audit_failure(self, records: int = 1) -> None:
+        self.audit_failures.inc(records)
 
     def record_dek_cache(self, *, hit: bool) -> None:
         self.dek_cache.labels("hit" if hit else "miss").inc()

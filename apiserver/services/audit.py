@@ -28,6 +28,7 @@ import orjson
 
 from ..machinery.audit import AuditUnavailable, track
 from ..machinery.context import RequestContext
+from ..ops.metrics import Metrics
 from .audit_targets import AuditTarget, parse_target
 
 log = logging.getLogger("apiserver.audit")
@@ -56,10 +57,11 @@ def _now() -> str:
 class AuditLog:
     """An `Auditor` (machinery.audit): JSON lines to files, stdout, Unix sockets or syslog."""
 
-    def __init__(self, targets: list[AuditTarget], retry_seconds: float = 1.0) -> None:
+    def __init__(self, targets: list[AuditTarget], retry_seconds: float = 1.0, metrics: Metrics | None = None) -> None:
         if not targets:
             raise ValueError("an audit log needs at least one target")
         self.targets = targets
+        self.metrics = metrics or Metrics()
         self.retry_seconds = retry_seconds
         self.targets_health = [TargetHealth(t.description, t.kind) for t in targets]
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
@@ -159,8 +161,10 @@ class AuditLog:
                     outcomes = [type(exc).__name__] * len(self.targets)
                 probed = any(receipt is self._probe for _, receipt in batch)
                 written = self._note(outcomes, probed)
-                if not written and self._outage is not None:
-                    self._outage.refused += len(batch) - probed
+                if not written:
+                    self.metrics.record_audit_failure(len(batch))
+                    if self._outage is not None:
+                        self._outage.refused += len(batch) - probed
                 for _, receipt in batch:
                     if receipt.done():  # its request was cancelled (the client went away)
                         continue

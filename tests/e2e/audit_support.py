@@ -71,6 +71,36 @@ class SocketReceiver:
                 self.lines.extend(complete)
 
 
+class SyslogReceiver:
+    """A syslog socket (Unix datagrams) at `path`, keeping every datagram; it can go away and return."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.datagrams: list[bytes] = []
+        self._sock: socket.socket | None = None
+
+    def start(self) -> SyslogReceiver:
+        self.path.unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(str(self.path))
+        self._sock = sock
+        threading.Thread(target=self._receive, args=(sock,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self.path.unlink(missing_ok=True)
+
+    def _receive(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                self.datagrams.append(sock.recv(65536))
+            except OSError:
+                return
+
+
 def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():

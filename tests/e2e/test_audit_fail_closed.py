@@ -5,10 +5,12 @@ On real failing devices: a full tmpfs, a path that cannot be opened, a Unix sock
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 import requests
-from audit_support import SocketReceiver, eventually, every_line_parses, readyz
+from audit_support import SocketReceiver, SyslogReceiver, eventually, every_line_parses, readyz
 from disk_support import fill, small_tmpfs
 from grpc_support import GrpcServer, start_grpc_server
 from harness import Server, secure_value
@@ -46,6 +48,11 @@ def assert_native_503(response: requests.Response) -> None:
     assert "audit" in status["message"]
     assert response.headers["Retry-After"] == "1"
     assert VALUE not in response.text and "named" not in response.text
+
+
+def exchange(g: GrpcServer) -> requests.Response:
+    body = {"namespace": "default", "audiences": ["secret.grafana.app"]}
+    return call("POST", f"{g.server.url}/v1/sign-access-token", g.service_token, json=body)
 
 
 def cloudflare_store(server: Server) -> str:
@@ -130,11 +137,17 @@ def test_one_of_several_targets_suffices_and_a_socket_target_that_returns_resume
     receiver = SocketReceiver(tmp_path / "audit.sock").start()
     broken = tmp_path / "a-directory"  # no file can be opened at this path: a target failing from the start
     broken.mkdir()
-    g = start_grpc_server(tmp_path / "data", "--audit-log", str(broken), "--audit-log", f"unix:{receiver.path}")
+    # Several targets from the environment, separated by commas (as the flag given twice).
+    g = start_grpc_server(tmp_path / "data", env={"APISERVER_AUDIT_LOG": f"{broken},unix:{receiver.path}"})
     try:
         server = g.server
         assert decrypt_db(g).json() == {"value": VALUE}
+        assert exchange(g).status_code == 200
         eventually(lambda: any(r["operation"] == "decrypt" and r["name"] == "db" for r in receiver.records()))
+        exchanges = [r for r in receiver.records() if r["operation"] == "token.exchange"]
+        assert [(r["resource"], r["namespace"], r["outcome"]) for r in exchanges] == [
+            ("accesstokens", "default", "success")
+        ]
         ready = requests.get(f"{server.url}/readyz?verbose", timeout=10)
         assert ready.status_code == 200 and "[+]audit ok" in ready.text, ready.text
         assert f"audit target file {broken} failed: Is a directory" in server.log()
@@ -144,6 +157,9 @@ def test_one_of_several_targets_suffices_and_a_socket_target_that_returns_resume
         assert_native_503(decrypt_db(g))
         assert grpc_refusal(g).code() == grpc.StatusCode.UNAVAILABLE
         assert_native_503(server.session.post(server.sv_url(), json=secure_value("unaudited", value="never-1")))
+        refused = exchange(g)  # no access token leaves unaudited either; authlib's error shape
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1", refused.text
+        assert refused.json()["status"] == "error" and "token" not in refused.json()
         ready = readyz(server.url)
         assert ready.status_code == 503 and "target 2 (unix socket)" in ready.text, ready.text
 
@@ -186,3 +202,27 @@ def test_a_server_whose_only_target_cannot_be_opened_is_not_ready_and_recovers_b
         assert not any(r["name"] == "early" for r in records)
     finally:
         server.stop()
+
+
+def test_a_syslog_target_gets_one_datagram_per_record_and_is_reconnected(tmp_path):
+    receiver = SyslogReceiver(tmp_path / "log.sock").start()
+    g = start_grpc_server(tmp_path / "data", "--audit-log", f"syslog:{receiver.path}")
+    try:
+        assert decrypt_db(g).json() == {"value": VALUE}
+        prefix = b"<86>apiserver-audit: "
+
+        def records() -> list[dict]:
+            assert all(d.startswith(prefix) for d in receiver.datagrams)
+            return [json.loads(d.removeprefix(prefix)) for d in receiver.datagrams]
+
+        eventually(lambda: any(r["operation"] == "decrypt" and r["name"] == "db" for r in records()))
+        assert not any(VALUE.encode() in d for d in receiver.datagrams)
+
+        receiver.stop()
+        eventually(lambda: decrypt_db(g).status_code == 503)
+        assert_native_503(decrypt_db(g))
+        receiver.start()
+        eventually(lambda: decrypt_db(g).status_code == 200)
+    finally:
+        g.server.stop()
+        receiver.stop()
