@@ -7,6 +7,7 @@ do. The server runs with --kms-socket and a fast Status poll.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -15,14 +16,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 import requests
 from cli_runner import Cli
 from harness import Server, files_containing, secure_value
 from identities_support import audit_records, call, create_token
-from keys_support import LOOP_IDENTITY, create_values, data_keys_of, keks_by_id, keys_status, value_of
+from keys_support import LOOP_IDENTITY, DecryptLoop, create_values, data_keys_of, keks_by_id, keys_status, value_of
 from kms_plugin import NONCE_ANNOTATION, VERSION_ANNOTATION
 from kms_support import PluginProcess, kms_plugin  # noqa: F401  (a fixture)
+from pg import postgres  # noqa: F401  (session fixture)
 
 GRACE = 8.0  # seconds cached data keys keep serving while the plugin is away (in these tests)
 
@@ -243,3 +246,48 @@ def test_moving_from_the_kek_file_to_a_plugin(server_factory, kms_plugin, tmp_pa
     (server.data_dir / "kek").rename(tmp_path / "kek-retired")  # the KEK file is no longer needed
     server.restart()
     assert_decrypts(server, token, [("default", "old")])
+
+
+def test_two_postgresql_replicas_share_the_plugin_and_follow_its_key(postgres, kms_plugin, tmp_path):
+    """No KEK file anywhere: both replicas wrap through the plugin, see each other's data keys, and
+    re-wrap after its key changes while a decrypt loop across both sees no failure."""
+    url = postgres.fresh_url("kms")
+    flags = ["--database-url", url, "--kms-socket", str(kms_plugin.socket), "--kms-status-seconds", "0.3"]
+    a, b = (Server(tmp_path / f"replica{i}", flags).start() for i in range(2))
+    try:
+        a.create_namespace("team-p")
+        create_values(a, ["p-a"])
+        create_values(b, ["p-b"], namespace="team-p")
+        values = [("default", "p-a"), ("team-p", "p-b")]
+        with DecryptLoop([a, b], values) as loop:
+            loop.wait_for(20)
+            kms_plugin.add_key("key-2")
+            for server in (a, b):
+                wait_until(lambda server=server: keys_status(server)["kms"]["keyId"] == "key-2", what="the new key")
+            wait_until(
+                lambda: {k["kek"] for ns in keys_status(a)["namespaces"] for k in ns["dataKeys"]} == {"key-2"},
+                what="the data keys to be re-wrapped under key-2",
+            )
+            loop.wait_for(20)
+        assert loop.failures == []
+        rows = asyncio.run(_pg_data_keys(url))
+        assert len(rows) == 2 and {(r[0], r[1]) for r in rows} == {("kms", "key-2")}
+        assert all(NONCE_ANNOTATION in json.loads(r[2]) for r in rows)
+        kms_plugin.drop_key("key-1")
+        b.restart()
+        token, _ = create_token(b, namespaces=["default", "team-p"], serviceIdentity=LOOP_IDENTITY)
+        assert_decrypts(b, token, values)
+        for server in (a, b):
+            assert not (server.data_dir / "kek").exists()
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def _pg_data_keys(url: str) -> list[tuple[str, str, str]]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch("SELECT kek_provider, kek_id, kek_annotations FROM data_keys")
+        return [(r[0], r[1], r[2]) for r in rows]
+    finally:
+        await conn.close()
