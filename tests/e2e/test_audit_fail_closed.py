@@ -12,6 +12,7 @@ import pytest
 import requests
 from audit_support import SocketReceiver, SyslogReceiver, eventually, every_line_parses, readyz
 from disk_support import fill, small_tmpfs
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_support import GrpcServer, start_grpc_server
 from harness import Server, secure_value
 from identities_support import call, create_token
@@ -48,6 +49,11 @@ def assert_native_503(response: requests.Response) -> None:
     assert "audit" in status["message"]
     assert response.headers["Retry-After"] == "1"
     assert VALUE not in response.text and "named" not in response.text
+
+
+def grpc_health(g: GrpcServer) -> int:
+    with grpc.insecure_channel(g.address) as channel:
+        return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10).status
 
 
 def exchange(g: GrpcServer) -> requests.Response:
@@ -162,12 +168,15 @@ def test_one_of_several_targets_suffices_and_a_socket_target_that_returns_resume
         assert refused.json()["status"] == "error" and "token" not in refused.json()
         ready = readyz(server.url)
         assert ready.status_code == 503 and "target 2 (unix socket)" in ready.text, ready.text
+        # gRPC health follows the readiness checks (polled): Grafana's client moves on to another replica.
+        eventually(lambda: grpc_health(g) == health_pb2.HealthCheckResponse.NOT_SERVING)
 
         receiver.start()  # the collector is back at the same path: service resumes without a restart
         eventually(lambda: decrypt_db(g).status_code == 200)
         assert g.decrypt(["db"], metadata=(("authorization", f"Bearer {g.service_token}"),)) == {"db": VALUE}
         eventually(lambda: any(r["operation"] == "audit.resumed" for r in receiver.records()))
         assert not any(r["name"] == "unaudited" for r in receiver.records())
+        eventually(lambda: grpc_health(g) == health_pb2.HealthCheckResponse.SERVING)
 
         broken.rmdir()  # the file target can be opened now: it takes records again
         file = broken
@@ -226,3 +235,17 @@ def test_a_syslog_target_gets_one_datagram_per_record_and_is_reconnected(tmp_pat
     finally:
         g.server.stop()
         receiver.stop()
+
+
+def test_a_record_torn_by_a_crash_is_cut_when_the_file_is_opened(tmp_path):
+    audit_log = tmp_path / "audit.log"
+    whole = b'{"operation":"create","name":"before-the-crash"}\n'
+    audit_log.write_bytes(whole + b'{"operation":"decrypt","na')  # the process died mid-write
+    server = Server(tmp_path / "data", ["--audit-log", str(audit_log)]).start()
+    try:
+        assert server.session.post(server.sv_url(), json=secure_value("after", value="v")).status_code == 201
+        records = every_line_parses(audit_log)
+        assert records[0] == {"operation": "create", "name": "before-the-crash"}
+        assert [r["name"] for r in records[1:] if r["resource"] == "securevalues"] == ["after"]
+    finally:
+        server.stop()
