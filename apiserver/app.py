@@ -16,12 +16,13 @@ from .crypto.errors import KekConfigError, KmsUnavailable
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
 from .crypto.kms import KMS, KmsPlugin
 from .crypto.providers import KekProvider, LocalKeks, ProviderChain
-from .http import access_token_routes, health_routes, key_routes, native, token_routes
+from .http import access_token_routes, health_routes, key_routes, metrics_routes, native, token_routes
 from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
 from .http.body import BODY_LIMIT
 from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, audited, authentication, errors, request_id
+from .http.observe import RequestObserver
 from .http.ratelimit import FailureLimiter
 from .http.session_auth import SESSION_AUTH, SessionAuth, session_authentication
 from .keepers.aws import AwsSecretsManager
@@ -135,10 +136,11 @@ def build_components(settings: Settings) -> Components:
     # Owner-only: the database, key file, admin token and audit log live here. An existing directory
     # keeps the mode its operator gave it.
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = Store(_backend(settings), event_window=settings.event_window)
+    metrics = Metrics()
+    store = Store(_backend(settings), event_window=settings.event_window, metrics=metrics)
     data_keys = StoreDataKeys(store)
     provider, reload_keks, kms = _kek_provider(settings)
-    envelope = Envelope(provider, data_keys, rotation_period=settings.dek_rotation_seconds)
+    envelope = Envelope(provider, data_keys, rotation_period=settings.dek_rotation_seconds, metrics=metrics)
     if kms is not None:
         # The plugin's key changed: re-wrap what it wrapped under the new one. Data keys of a KEK file
         # move to the plugin only when the operator says so (`keys rewrap`).
@@ -171,7 +173,7 @@ def build_components(settings: Settings) -> Components:
         tokens,
         authorizer,
         auditor,
-        decrypt=DecryptService(store, payload, tokens, auditor),
+        decrypt=DecryptService(store, payload, tokens, auditor, metrics),
         token_admin=TokenAdmin(tokens, authorizer, auditor),
         # InfluxDB has no value limit of its own: the request body limit bounds a value; `null` is stored as "".
         influxdb_values=FacadeValues.for_surface(
@@ -186,6 +188,7 @@ def build_components(settings: Settings) -> Components:
             quota=settings.cloudflare_secrets_quota,
         ),
         sessions=SessionService(store, tokens, idle_seconds=settings.ui_session_idle_seconds),
+        metrics=metrics,
     )
     components.keys = KeyService(
         envelope,
@@ -206,6 +209,12 @@ def build_components(settings: Settings) -> Components:
     components.health.add("store", store.health)
     components.health.add("audit", auditor.health)
     auditor.metrics = components.metrics
+    metrics.add_sampler(
+        "apiserver_storage_objects", "Objects in the cache, by resource.", ("resource",), store.object_counts
+    )
+    metrics.add_sampler(
+        "apiserver_registered_watchers", "Watchers registered, by resource.", ("resource",), store.watcher_counts
+    )
     if kms is not None:
         components.kms = kms
         kms.record = components.metrics.record_kms_call
@@ -300,9 +309,18 @@ def create_app(settings: Settings) -> web.Application:
     components = build_components(settings)
     # Consistent reads need a middleware only when replicas share the database; alone it is a no-op.
     syncing = [consistent_reads] if components.store.shared else []
+    observer = RequestObserver(components.metrics, components.registries, log_requests=settings.access_log)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_id, errors, audited, *syncing, session_authentication, authentication],
+        middlewares=[
+            request_id,
+            observer.middleware,
+            errors,
+            audited,
+            *syncing,
+            session_authentication,
+            authentication,
+        ],
     )
     app[COMPONENTS] = components
     app[BODY_LIMIT] = settings.max_body_bytes
@@ -315,7 +333,10 @@ def create_app(settings: Settings) -> web.Application:
     if settings.grpc_port is not None:
         app.cleanup_ctx.append(_grpc_lifecycle(components, limiter))
     health_routes.add_routes(app, components.health)
-    native.add_routes(app, components.registries, components.keeper_service, components.continue_tokens)
+    metrics_routes.add_routes(app, components.metrics, components.authorizer, anonymous=settings.metrics_anonymous)
+    native.add_routes(
+        app, components.registries, components.keeper_service, components.continue_tokens, components.metrics
+    )
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)
     assert components.keys is not None
@@ -346,5 +367,6 @@ def _grpc_lifecycle(components: Components, limiter: FailureLimiter):
         components.access_verifier,
         components.decrypt,
         components.health,
+        components.metrics,
     )
     return server.lifecycle(services, limiter)

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     event_window: int = Field(50_000, gt=0)
     continue_ttl_seconds: float = Field(900.0, gt=0)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one object a line (docs/observability.md)
+    metrics_anonymous: bool = False  # /metrics without credentials, for scrapers on a private network
     # The asyncio event loop implementation: the standard one, or uvloop (bench/README.md compares them).
     event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     access_log: bool = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 
@@ -84,6 +83,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text (default) or json: one JSON object a line with time, level, request id, surface, verb, "
+        "status and duration (or APISERVER_LOG_FORMAT)",
+    )
+    serve.add_argument(
+        "--metrics-anonymous",
+        action="store_true",
+        default=None,
+        help="serve /metrics without credentials (default: the admin token or a token with apiserver.metrics:read)",
+    )
+    serve.add_argument(
         "--event-loop",
         choices=("asyncio", "uvloop"),
         help="event loop implementation (or APISERVER_EVENT_LOOP; default asyncio)",
@@ -155,6 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..crypto.errors import KekConfigError
     from ..grpc import GrpcPortError
     from ..http import tls
+    from ..ops.logs import configure_logging
     from ..services.access_tokens import JwksFileError
     from ..store.errors import StoreError
 
@@ -164,9 +176,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"apiserver: invalid settings: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("botocore").setLevel(logging.WARNING)  # a line per AWS client about where credentials were
+    configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
     except (KekConfigError, JwksFileError) as exc:
@@ -185,9 +195,8 @@ def _serve(args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             ssl_context=context,
-            access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-            access_log_format='%a "%r" %s %b %Tfs',
-            print=lambda _: print(f"serving on {scheme}://{settings.host}:{settings.port}", flush=True),
+            access_log=None,  # the request observer writes the access log (--access-log), with the request id
+            print=lambda _: _announce(f"serving on {scheme}://{settings.host}:{settings.port}", settings.log_format),
             # The gRPC port (if any) is bound in the app's start-up, before this line is printed.
         )
     # A newer database, KEKs that do not open the data keys, a gRPC port already taken.
@@ -195,3 +204,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"apiserver: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _announce(line: str, log_format: str) -> None:
+    """The line saying the server listens: on stdout, or as a log record when logs are JSON."""
+    if log_format == "json":
+        import logging
+
+        logging.getLogger("apiserver").warning(line)  # shown at every log level, as the text line is
+    else:
+        print(line, flush=True)

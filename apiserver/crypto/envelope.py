@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..ops.metrics import Metrics
 from . import aead
 from .errors import DecryptionError, KekMismatch, KekMissing, KmsUnavailable
 from .kek import KekRing
@@ -110,7 +111,9 @@ class Envelope:
         rotation_period: float = 86400.0,
         clock: Callable[[], float] = time.time,
         reload_keks: Callable[[], KekRing] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         if rotation_period <= 0:
             raise ValueError("rotation_period must be positive")
         if isinstance(keks, KekRing):
@@ -141,6 +144,7 @@ class Envelope:
             raise DecryptionError() from None
         self._expire_cache()
         dek = self._deks.get(ciphertext.data_key_id)
+        self.metrics.record_dek_cache(hit=dek is not None)
         if dek is None:
             record = await self._repository.data_key(ciphertext.data_key_id)
             if record is None:

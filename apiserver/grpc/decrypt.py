@@ -8,6 +8,7 @@ failed`), so that a caller cannot tell a missing name from a forbidden one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -73,8 +74,14 @@ class DecryptServicer:
         return None
 
 
-def add_services(server: grpc.aio.Server, service: DecryptService, tokens: TokenService, layers: list[Layer]) -> None:
-    """Both packages' `DecryptSecureValues`, each composed once with the edge's `layers`."""
+def add_services(
+    server: grpc.aio.Server,
+    service: DecryptService,
+    tokens: TokenService,
+    layers: list[Layer],
+    outer: Callable[[str], list[Layer]] = lambda method: [],
+) -> None:
+    """Both packages' `DecryptSecureValues`, each composed once with the edge's `layers` (and `outer(method)`)."""
     for messages, _ in PACKAGES:
         servicer = DecryptServicer(service, tokens, messages)
         handlers = {
@@ -83,6 +90,7 @@ def add_services(server: grpc.aio.Server, service: DecryptService, tokens: Token
                 messages.SecureValueDecryptRequest.FromString,
                 messages.SecureValueDecryptResponseCollection.SerializeToString,
                 layers,
+                outer("DecryptSecureValues"),
             )
         }
         name = f"{messages.DESCRIPTOR.package}.SecureValueDecrypter"

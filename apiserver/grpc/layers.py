@@ -4,6 +4,9 @@ A protected method's handler is composed once, when the server is built (`protec
 call as grpcio's server interceptors are: the layers cost a few function calls per call and
 nothing else. From the outside in:
 
+- `outer` layers (the server passes `Metering`) see each call's final status code: they wrap
+  `StatusCodes`, so a refusal reaches them as the `AbortError` of an aborted call.
+
 - `StatusCodes` turns every failure into the status code Grafana's client understands: a
   `Refusal` carries its own code; a store that cannot be reached, or an error of ours that says
   "try later" (503), is UNAVAILABLE and rate limiting is RESOURCE_EXHAUSTED (both retried by the
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ from ..crypto.errors import KmsUnavailable
 from ..http.ratelimit import FailureLimiter
 from ..machinery.context import Principal
 from ..machinery.errors import ApiError
+from ..ops.metrics import Metrics
 from ..services.access_tokens import AccessClaims, AccessTokenVerifier, InvalidAccessToken
 from ..services.tokens import TokenService
 from ..store.errors import StoreUnavailable
@@ -128,13 +133,52 @@ def protect(
     decode: Callable[[bytes], Any],
     encode: Callable[[Any], bytes],
     layers: Sequence[Layer],
+    outer: Sequence[Layer] = (),
 ) -> grpc.RpcMethodHandler:
-    """A unary method handler: `StatusCodes`, decoding, then `layers` (outermost first), then `behavior`."""
+    """A unary method handler: `outer`, `StatusCodes`, decoding, then `layers` (outermost first), then `behavior`."""
     inner = behavior
     for layer in reversed(layers):
         inner = _wrap(layer, inner)
-    outer = _wrap(StatusCodes(), _decoding(inner, decode))
-    return grpc.unary_unary_rpc_method_handler(outer, request_deserializer=None, response_serializer=encode)
+    handler = _wrap(StatusCodes(), _decoding(inner, decode))
+    for layer in reversed(outer):
+        handler = _wrap(layer, handler)
+    return grpc.unary_unary_rpc_method_handler(handler, request_deserializer=None, response_serializer=encode)
+
+
+class Metering(Layer):
+    """Counts and times each call as `apiserver_request_total{surface="grpc"}`, with its final status code.
+
+    The verb is the method's name (`DecryptSecureValues`), the code the gRPC status name (`OK`,
+    `UNAUTHENTICATED`); per-name results inside a decrypt answer are counted by the decrypt service.
+    """
+
+    def __init__(self, metrics: Metrics, verb: str, resource: str) -> None:
+        self.metrics = metrics
+        self.verb = verb
+        self.resource = resource
+
+    async def around(self, inner: Behavior, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        started = time.perf_counter()
+        code = "OK"
+        try:
+            return await inner(request, context)
+        except grpc.aio.AbortError:
+            code = _status_name(context.code())
+            raise
+        except BaseException:
+            code = "UNKNOWN"
+            raise
+        finally:
+            self.metrics.record_request(self.verb, self.resource, code, "grpc", time.perf_counter() - started)
+
+
+def _status_name(code: Any) -> str:
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    for status in grpc.StatusCode:
+        if status.value[0] == code:
+            return status.name
+    return "UNKNOWN"
 
 
 class StatusCodes(Layer):

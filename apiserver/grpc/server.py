@@ -26,9 +26,10 @@ from ..config import Settings
 from ..http import tls
 from ..http.ratelimit import FailureLimiter
 from ..ops.health import HealthChecks
+from ..ops.metrics import Metrics
 from . import GrpcPortError
 from .decrypt import SERVICE_NAMES, add_services
-from .layers import Authentication, ConsistentReads, Layer
+from .layers import Authentication, ConsistentReads, Layer, Metering
 
 if TYPE_CHECKING:
     from ..services.access_tokens import AccessTokenVerifier
@@ -60,6 +61,7 @@ class GrpcServices:
     access_verifier: AccessTokenVerifier
     decrypt: DecryptService
     health: HealthChecks
+    metrics: Metrics
 
 
 def build_server(services: GrpcServices, limiter: FailureLimiter) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
@@ -67,7 +69,13 @@ def build_server(services: GrpcServices, limiter: FailureLimiter) -> tuple[grpc.
     layers: list[Layer] = [ConsistentReads(services.store.sync)] if services.store.shared else []
     layers.append(Authentication(services.tokens, services.access_verifier, limiter))
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
-    add_services(server, services.decrypt, services.tokens, layers)
+    add_services(
+        server,
+        services.decrypt,
+        services.tokens,
+        layers,
+        lambda method: [Metering(services.metrics, method, resource="securevalues/decrypt")],
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -16,6 +16,7 @@ from .resource_routes import ResourceEndpoints, json_response, warnings_header
 if TYPE_CHECKING:
     from ..machinery.continuation import ContinueTokens
     from ..machinery.registry import Registry
+    from ..ops.metrics import Metrics
     from ..services.keepers import KeeperService
 
 GROUP_PREFIX = f"/apis/{GROUP}/{VERSION}"
@@ -27,6 +28,7 @@ def add_routes(
     registries: dict[str, Registry],
     keeper_service: KeeperService,
     continue_tokens: ContinueTokens,
+    metrics: Metrics,
 ) -> None:
     """`registries` by resource: secure values and keepers in the group, namespaces in the core group."""
 
@@ -39,7 +41,7 @@ def add_routes(
     served = list(registries.values())
     for registry in served:
         prefix = GROUP_PREFIX if registry.type.group == GROUP else CORE_PREFIX
-        app.router.add_routes(ResourceEndpoints(registry, continue_tokens).routes(prefix))
+        app.router.add_routes(ResourceEndpoints(registry, continue_tokens, metrics).routes(prefix))
     app.router.add_routes(Discovery(r.type for r in served).routes())
     app.router.add_routes(OpenAPI((r.type, r.strategy.schema) for r in served).routes())
     app[SURFACES].public_paths.add("/version")  # as upstream's system:public-info-viewer

@@ -24,6 +24,7 @@ from ..machinery.meta import now_rfc3339
 from ..machinery.registry import Registry
 from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
 from ..machinery.watch import watch_events
+from ..ops.metrics import Metrics
 from . import protobuf
 from .body import field_validated, media_type, read_body, read_optional_object
 from .context import request_context
@@ -52,7 +53,8 @@ def warning_value(text: str) -> str:
 class ResourceEndpoints:
     """Routes for `{prefix}/namespaces/{ns}/{resource}[/{name}]` and the all-namespaces list."""
 
-    def __init__(self, registry: Registry, tokens: ContinueTokens) -> None:
+    def __init__(self, registry: Registry, tokens: ContinueTokens, metrics: Metrics | None = None) -> None:
+        self.metrics = metrics or Metrics()
         self.registry = registry
         self.tokens = tokens
         self.type = registry.type
@@ -149,6 +151,7 @@ class ResourceEndpoints:
                 if include is not None:
                     event = table_event(self.registry.strategy, event, include, with_columns=index == 0)
                 await response.write(orjson.dumps(event) + b"\n")  # one whole event per chunk
+                self.metrics.record_watch_events(self.type.resource, 1)
                 event, index = await anext(events, None), index + 1
         except (ConnectionResetError, ConnectionError):
             pass

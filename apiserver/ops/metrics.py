@@ -26,11 +26,14 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from .series import Families
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_HIT, _MISS = ("hit",), ("miss",)
 
 # Request latency: kube-apiserver's buckets, trimmed to what a secrets server sees.
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -51,90 +54,83 @@ class KmsCall:
 
 
 class Metrics:
-    """Every series of one application, and the methods that record into them."""
+    """Every series of one application, and the methods that record into them (on the event loop)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        r = self.registry
-        self.requests = Counter(
-            "apiserver_request",
+        f = self._families = Families()
+        self.requests = f.counter(
+            "apiserver_request_total",
             "Requests by verb, resource, HTTP (or gRPC) code and surface.",
             ("verb", "resource", "code", "surface"),
-            registry=r,
         )
-        self.request_duration = Histogram(
+        self.request_duration = f.histogram(
             "apiserver_request_duration_seconds",
             "Response latency by verb, resource and surface (watches are not timed).",
+            REQUEST_BUCKETS,
             ("verb", "resource", "surface"),
-            buckets=REQUEST_BUCKETS,
-            registry=r,
         )
-        self.watch_events = Counter(
-            "apiserver_watch_events", "Events sent to watchers, by resource.", ("resource",), registry=r
+        self.watch_events = f.counter(
+            "apiserver_watch_events_total", "Events sent to watchers, by resource.", ("resource",)
         )
-        self.commit_duration = Histogram(
+        self.commit_duration = f.histogram(
             "apiserver_storage_commit_duration_seconds",
             "Time to make one batch of writes durable (group commit).",
-            buckets=COMMIT_BUCKETS,
-            registry=r,
+            COMMIT_BUCKETS,
         )
-        self.commit_batch_size = Histogram(
-            "apiserver_storage_commit_batch_size",
-            "Transactions sharing one commit.",
-            buckets=BATCH_BUCKETS,
-            registry=r,
+        self.commit_batch_size = f.histogram(
+            "apiserver_storage_commit_batch_size", "Transactions sharing one commit.", BATCH_BUCKETS
         )
-        self.decrypts = Counter(
-            "apiserver_secret_decrypt",
+        self.decrypts = f.counter(
+            "apiserver_secret_decrypt_total",
             "Decrypt attempts by outcome (success, not_found, not_authorized, decryption_failed) and decrypter.",
             ("outcome", "decrypter"),
-            registry=r,
         )
-        self.audit_failures = Counter(
-            "apiserver_audit_failures", "Audit records that could not be written.", registry=r
+        self.audit_failures = f.counter(
+            "apiserver_audit_failures_total",
+            "Audit records not written: a failed write, or a request refused while no target works.",
         )
-        self.dek_cache = Counter(
-            "apiserver_envelope_dek_cache",
+        self.dek_cache = f.counter(
+            "apiserver_envelope_dek_cache_total",
             "Data-key lookups by result: hit (unwrapped key in memory) or miss (unwrapped by the KEK).",
             ("result",),
-            registry=r,
         )
-        self.kms_latency = Histogram(
+        self.kms_latency = f.histogram(
             "apiserver_envelope_encryption_kms_operations_latency_seconds",
             "KMS plugin calls by method and gRPC status code.",
+            KMS_BUCKETS,
             ("method_name", "grpc_status_code"),
-            buckets=KMS_BUCKETS,
-            registry=r,
         )
+        self.registry.register(f)
         self._samplers = _Samplers()
-        r.register(self._samplers)
+        self.registry.register(self._samplers)
 
     # -- recording ----------------------------------------------------------------------------
 
     def record_request(self, verb: str, resource: str, code: int | str, surface: str, seconds: float | None) -> None:
         """One finished request; `seconds` None for a request not timed (a watch)."""
-        self.requests.labels(verb, resource, str(code), surface).inc()
+        self.requests.inc((verb, resource, str(code), surface))
         if seconds is not None:
-            self.request_duration.labels(verb, resource, surface).observe(seconds)
+            self.request_duration.observe(seconds, (verb, resource, surface))
 
     def record_watch_events(self, resource: str, count: int) -> None:
-        self.watch_events.labels(resource).inc(count)
+        self.watch_events.inc((resource,), count)
 
     def record_commit(self, transactions: int, seconds: float) -> None:
         self.commit_batch_size.observe(transactions)
         self.commit_duration.observe(seconds)
 
     def record_decrypt(self, outcome: str, decrypter: str) -> None:
-        self.decrypts.labels(outcome, decrypter or "none").inc()
+        self.decrypts.inc((outcome, decrypter or "none"))
 
     def record_audit_failure(self, records: int = 1) -> None:
-        self.audit_failures.inc(records)
+        self.audit_failures.inc((), records)
 
     def record_dek_cache(self, *, hit: bool) -> None:
-        self.dek_cache.labels("hit" if hit else "miss").inc()
+        self.dek_cache.inc(_HIT if hit else _MISS)
 
     def record_kms_call(self, method: str, code: str, seconds: float) -> None:
-        self.kms_latency.labels(method, code).observe(seconds)
+        self.kms_latency.observe(seconds, (method, code))
 
     @contextmanager
     def time_kms_call(self, method: str) -> Iterator[KmsCall]:

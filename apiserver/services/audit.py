@@ -88,6 +88,7 @@ class AuditLog:
     def check_available(self) -> None:
         if self._outage is not None:
             self._outage.refused += 1
+            self.metrics.record_audit_failure()  # a record that will never be written
             raise AuditUnavailable()
 
     def record(

@@ -17,6 +17,7 @@ from ..crypto.errors import CryptoError, KmsUnavailable
 from ..machinery.audit import Auditor, written
 from ..machinery.context import RequestContext
 from ..machinery.errors import ApiError
+from ..ops.metrics import Metrics
 from ..resources.securevalue import SECURE_VALUES
 from ..store.store import Store
 from .permissions import Grant
@@ -30,6 +31,7 @@ NOT_FOUND = "not found"
 NOT_AUTHORIZED = "not authorized"
 DECRYPTION_FAILED = "decryption failed"
 MAX_NAMES = 1000
+_OUTCOMES = {NOT_FOUND: "not_found", NOT_AUTHORIZED: "not_authorized", DECRYPTION_FAILED: "decryption_failed"}
 
 
 def acting_for(claimed: str) -> str:
@@ -46,7 +48,15 @@ class Decrypted:
 
 
 class DecryptService:
-    def __init__(self, store: Store, payload: SecureValuePayload, tokens: TokenService, auditor: Auditor) -> None:
+    def __init__(
+        self,
+        store: Store,
+        payload: SecureValuePayload,
+        tokens: TokenService,
+        auditor: Auditor,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.metrics = metrics or Metrics()
         self.store = store
         self.payload = payload
         self.tokens = tokens
@@ -101,6 +111,7 @@ class DecryptService:
 
     def _audit(self, ctx: RequestContext, namespace: str, name: str, result: Decrypted) -> asyncio.Future[None]:
         outcome = "success" if result.value is not None else "error" if result.error == DECRYPTION_FAILED else "denied"
+        self.metrics.record_decrypt(_OUTCOMES.get(result.error, "success"), ctx.principal.service_identity or "")
         return self.auditor.record(ctx, "decrypt", SECURE_VALUES.resource, namespace, name, outcome, result.error)
 
     async def _attempt(self, ctx: RequestContext, namespace: str, name: str, grant: Grant | None) -> Decrypted:

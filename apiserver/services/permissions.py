@@ -29,6 +29,8 @@ VERB_ACTIONS = {
     "deletecollection": "delete",
 }
 DECRYPT_ANY = "secret.grafana.app/securevalues:decrypt"
+# Reading the server's /metrics (no secret, no name: counts only). Cluster admins may always.
+METRICS_READ = "apiserver.metrics:read"
 _DECRYPT_SHAPE = re.compile(r"[a-z0-9.-]+/[a-z0-9-]+(/[a-z0-9.-]+)?:[a-z*]+")
 
 _ROLE_ACTIONS = {
@@ -52,8 +54,12 @@ class Permission:
 def parse_permission(action: str, scope: str | None) -> Permission:
     """Check an action and its scope (default: every object of the action's kind); ValueError when wrong."""
     kind, _, verb = action.rpartition(":")
+    if action == METRICS_READ:
+        if scope not in (None, "", "apiserver.metrics:*"):
+            raise ValueError(f"{METRICS_READ} has no scope but apiserver.metrics:*")
+        return Permission(action, "apiserver.metrics:*")
     if kind not in KINDS.values() or verb not in ACTION_VERBS:
-        known = ", ".join(f"{k}:{v}" for k in KINDS.values() for v in ACTION_VERBS)
+        known = ", ".join([*(f"{k}:{v}" for k in KINDS.values() for v in ACTION_VERBS), METRICS_READ])
         raise ValueError(f"unknown action; known actions: {known}")
     scope = scope or f"{kind}:*"
     if scope in (f"{kind}:*", f"{kind}:uid:*"):
@@ -105,6 +111,10 @@ class Grant:
     @property
     def cluster_admin(self) -> bool:
         return self.role == "admin" and self.namespaces is None
+
+    @property
+    def may_read_metrics(self) -> bool:
+        return self.cluster_admin or METRICS_READ in self._actions
 
     def covers(self, namespace: str) -> bool:
         return self.namespaces is None or namespace in self.namespaces

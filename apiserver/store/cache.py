@@ -181,6 +181,9 @@ class ObjectCache:
             return len(objects)
         return sum(1 for _ in objects.irange((namespace, ""), (namespace, _MAX_NAME)))
 
+    def watcher_counts(self) -> dict[str, int]:
+        return {resource: len(watchers) for resource, watchers in self._watchers.items()}
+
     def resources(self) -> list[str]:
         """Every resource that holds at least one object (in any namespace)."""
         return [resource for resource, objects in self._objects.items() if objects]

@@ -18,10 +18,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from ..ops.metrics import Metrics, Sample
 from .backend import Backend
 from .cache import ObjectCache, Watcher
 from .coalesced import CoalescedRead
@@ -94,9 +96,15 @@ class _LocalSession:
 
 class Store:
     def __init__(
-        self, backend: Backend | SharedBackend, *, event_window: int = 50_000, watcher_backlog: int = 10_000
+        self,
+        backend: Backend | SharedBackend,
+        *,
+        event_window: int = 50_000,
+        watcher_backlog: int = 10_000,
+        metrics: Metrics | None = None,
     ) -> None:
         self.backend = backend
+        self.metrics = metrics or Metrics()
         self.cache = ObjectCache(event_window, watcher_backlog)
         self._payloads = PayloadCache()
         # Concurrent consistent reads share their question for the database's head revision.
@@ -238,6 +246,14 @@ class Store:
         if self.cache.revision < head:
             await self._catch_up(head)
 
+    def object_counts(self) -> list[Sample]:
+        """Objects in the cache by resource (for the `apiserver_storage_objects` gauge)."""
+        return [((resource,), self.cache.count(resource)) for resource in self.cache.resources()]
+
+    def watcher_counts(self) -> list[Sample]:
+        """Watchers registered by resource (for the `apiserver_registered_watchers` gauge)."""
+        return [((resource,), count) for resource, count in self.cache.watcher_counts().items()]
+
     async def health(self) -> str | None:
         """The readiness check: None while consistent reads can be served, else why not.
 
@@ -316,7 +332,9 @@ class Store:
             self._wake.clear()
             queued, self._queue = self._queue, []
             if queued:
+                started = time.perf_counter()
                 await self._run_batch(queued)
+                self.metrics.record_commit(len(queued), time.perf_counter() - started)
 
     @contextlib.asynccontextmanager
     async def _session(self) -> AsyncIterator[Any]:
