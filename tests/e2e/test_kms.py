@@ -17,9 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import grpc
 import pytest
 import requests
 from cli_runner import Cli
+from grpc_support import code_of, start_grpc_server
 from harness import Server, files_containing, secure_value
 from identities_support import audit_records, call, create_token
 from keys_support import LOOP_IDENTITY, DecryptLoop, create_values, data_keys_of, keks_by_id, keys_status, value_of
@@ -291,3 +293,27 @@ async def _pg_data_keys(url: str) -> list[tuple[str, str, str]]:
         return [(r[0], r[1], r[2]) for r in rows]
     finally:
         await conn.close()
+
+
+def test_grafanas_decrypt_over_grpc_says_unavailable_once_the_plugin_is_needed(kms_plugin, tmp_path):
+    flags = ("--kms-socket", str(kms_plugin.socket), "--kms-status-seconds", "0.3", "--kms-grace-seconds", "1")
+    grpc_server = start_grpc_server(tmp_path / "data", *flags)  # its signing key is sealed through the plugin
+    grafana = (("x-access-token", grpc_server.issuer.token()),)  # as Grafana calls it
+
+    def decrypt_db():
+        return grpc_server.decrypt(["db"], metadata=grafana)
+
+    def expired() -> bool:
+        response = readyz(grpc_server.server)
+        return response.status_code == 503 and "cached data keys expired" in response.text
+
+    try:
+        assert decrypt_db() == {"db": grpc_server.values["db"]}
+        kms_plugin.stop()
+        wait_until(expired, what="the bound to pass")
+        assert code_of(decrypt_db) == grpc.StatusCode.UNAVAILABLE
+        kms_plugin.start()
+        wait_until(lambda: readyz(grpc_server.server).status_code == 200, what="/readyz to recover")
+        assert decrypt_db() == {"db": grpc_server.values["db"]}
+    finally:
+        grpc_server.server.stop()
