@@ -7,7 +7,6 @@ HTTP edge in the surface's dialect.
 
 from __future__ import annotations
 
-import copy
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +14,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..machinery import managedfields, patch
+from ..machinery import patch
 from ..machinery.continuation import ContinueTokens
 from ..machinery.documents import decode_with_duplicates
 from ..machinery.errors import NotFound, bad_request, field_error, invalid, method_not_allowed
 from ..machinery.listing import ListOptions, list_objects
-from ..machinery.meta import now_rfc3339
 from ..machinery.registry import Registry
 from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
 from ..machinery.watch import watch_events
@@ -197,65 +195,18 @@ class ResourceEndpoints:
         document = field_validated(ctx, patch.parse_patch_with_duplicates(ptype, await read_body(request)))
         namespace, name = self._namespace(request), request.match_info["name"]
         if ptype == patch.APPLY_PATCH:
-            obj, created = await self._apply(ctx, namespace, name, document, force in _TRUE)
+            if not ctx.field_manager:
+                raise invalid(
+                    "PatchOptions",
+                    "",
+                    [field_error("required", "fieldManager", "is required for apply patch")],
+                    "meta.k8s.io",
+                )
+            obj, created = await self.registry.apply(ctx, namespace, name, document, force=force in _TRUE)
             return json_response(obj, 201 if created else 200, warnings_header(ctx))
-        self.registry.authorize_write(ctx, "patch", namespace, name)
-        patcher = _patcher(ptype, document)
-
-        def transform(current: dict) -> dict:
-            patched = patcher(current)
-            if isinstance(patched, dict):  # fieldValidation judges what the patch produced
-                self.registry._handle_unknown_fields(ctx, patched)
-            return patched
-
         precondition = _patch_precondition(ptype, document)
-        obj = await self.registry.guaranteed_update(ctx, namespace, name, transform, precondition)
+        obj = await self.registry.patch(ctx, namespace, name, _patcher(ptype, document), precondition)
         return json_response(obj, 200, warnings_header(ctx))
-
-    async def _apply(self, ctx, namespace: str, name: str, document: dict, force: bool) -> tuple[dict, bool]:
-        if not ctx.field_manager:
-            raise invalid(
-                "PatchOptions",
-                "",
-                [field_error("required", "fieldManager", "is required for apply patch")],
-                "meta.k8s.io",
-            )
-        registry = self.registry
-        registry.authorize_write(ctx, "patch", namespace, name)
-        # A write-only payload is kept out of field ownership (fieldsV1 of a value nobody can read
-        # back would make every second applier conflict) and put back, exactly as sent, for the registry.
-        registry._handle_unknown_fields(ctx, document)  # fieldValidation, before any field is owned
-        config = copy.deepcopy(document)
-        if registry.strategy.payload is not None:
-            registry.strategy.payload.take(config)
-        payload_fields = _removed_fields(document, config)
-        precondition = (document.get("metadata") or {}).get("resourceVersion") or None
-        now = now_rfc3339()
-
-        def ssa(current: dict | None) -> managedfields.ApplyResult:
-            result = managedfields.server_side_apply(
-                current, config, ctx.field_manager, force=force, api_version=self.type.api_version, now=now
-            )
-            result.obj = patch.apply_merge_patch(result.obj, payload_fields) if payload_fields else result.obj
-            return result
-
-        if registry.store.get(self.type.resource, namespace, name) is None:
-            result = ssa(None)
-            result.obj.setdefault("metadata", {})["name"] = name
-            created = await registry.create(ctx, namespace, result.obj, managed_fields=result.managed_fields)
-            return created, True
-
-        applied: dict[str, Any] = {}
-
-        def transform(current: dict) -> dict:
-            result = ssa(current)
-            applied["managed"] = result.managed_fields
-            return result.obj
-
-        obj = await registry.guaranteed_update(
-            ctx, namespace, name, transform, precondition, managed=lambda _old, _new: applied["managed"]
-        )
-        return obj, False
 
     async def delete(self, request: web.Request) -> web.Response:
         ctx = request_context(request)
@@ -293,19 +244,6 @@ class ResourceEndpoints:
                 "items": deleted,
             }
         )
-
-
-def _removed_fields(original: Any, stripped: Any) -> dict[str, Any]:
-    """The parts of `original` that `stripped` lacks, as a merge patch that puts them back."""
-    if not isinstance(original, dict) or not isinstance(stripped, dict):
-        return {}
-    removed: dict[str, Any] = {}
-    for key, value in original.items():
-        if key not in stripped:
-            removed[key] = value
-        elif isinstance(value, dict) and (inner := _removed_fields(value, stripped[key])):
-            removed[key] = inner
-    return removed
 
 
 def _bad_dry_run(values: Any) -> bool:

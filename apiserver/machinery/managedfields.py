@@ -314,7 +314,7 @@ def _conflict_error(items: Conflicts) -> ApiError:
     return Conflict(message, causes=causes)
 
 
-def _apply(
+def _apply_as_manager(
     owners: dict[Key, _Owner], live: dict, config: dict, key: Key, api_version: str, force: bool
 ) -> tuple[dict, Conflicts]:
     """merge.Updater.Apply: merge, prune what this manager dropped, then settle ownership.
@@ -396,14 +396,14 @@ def server_side_apply(
         _update(owners, {}, live_body, BEFORE_FIRST_APPLY, api_version, now)
     key = _key(manager, "Apply", api_version)
     trial = copy.deepcopy(owners)
-    merged, conflicts = _apply(trial, live_body, config, key, api_version, force)
+    merged, conflicts = _apply_as_manager(trial, live_body, config, key, api_version, force)
     if conflicts:
         allowed = _allowed_by_last_applied(live_body, api_version) if manager == "kubectl" else None
         remaining = [(k, p) for k, p in conflicts if allowed is None or p not in allowed]
         if remaining:
             raise _conflict_error(remaining)
         trial = copy.deepcopy(owners)  # every conflict is a client-side-apply leftover: take them over
-        merged, _ = _apply(trial, live_body, config, key, api_version, True)
+        merged, _ = _apply_as_manager(trial, live_body, config, key, api_version, True)
     owner = trial.get(key)
     if owner and (not _equal(merged, live_body) or owner.time is None):
         owner.time = now  # upstream stamps an applier only when the object changed

@@ -10,10 +10,8 @@ update is recomputed on the new state (GuaranteedUpdate), a conditional one is a
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..store.errors import IndexKeyTaken, ObjectExists, RevisionMismatch
@@ -27,18 +25,19 @@ from .errors import (
     AlreadyExists,
     ApiError,
     KeyTaken,
+    NotFound,
     already_exists,
-    bad_request,
     conflict,
     conflict_message,
-    invalid,
     not_found,
 )
-from .managedfields import record_update
+from .managedfields import ApplyResult, record_update, server_side_apply
 from .names import generate_name
-from .strategy import Sealed, Strategy
+from .patch import apply_merge_patch
+from .prepared import LostRace, Prepared
+from .strategy import Strategy
+from .write_rules import handle_unknown_fields, split_apply_payload, strip_payload_from_last_applied, validate
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 NAMESPACES = "namespaces"
 _RETRIES = 8
 _UPDATE_DEADLINE_SECONDS = 30.0
@@ -80,32 +79,34 @@ class Registry:
             try:
                 return (await self.commit(ctx, [prepared]))[0]
             except AlreadyExists:
-                # A generated name collided with one created meanwhile: draw another and re-seal.
+                # A generated name collided with one created meanwhile: draw another; the payload's
+                # ciphertext is bound to the name, so it is encrypted again.
                 if not prepared.generate_prefix or attempt == _RETRIES - 1:
                     raise
                 prepared.obj["metadata"]["name"] = generate_name(prepared.generate_prefix)
-                await self._seal(ctx, prepared)
+                await self._prepare_payload_write(ctx, prepared)
         raise AssertionError("unreachable")
 
     async def prepare_create(
         self, ctx: RequestContext, namespace: str, obj: Any, managed_fields: list[dict[str, Any]] | None = None
     ) -> Prepared:
-        """Validate a new object and seal its payload; nothing is stored until `commit`."""
+        """Authorize and validate a new object and encrypt its payload; nothing is stored until `commit`."""
         rtype, strategy = self.type, self.strategy
         objmeta.check_type_meta(obj, rtype)
         objmeta.check_namespace(obj, namespace)
         self.authorize_write(ctx, "create", namespace, obj["metadata"].get("name") or "")
-        self._handle_unknown_fields(ctx, obj)
+        handle_unknown_fields(strategy, ctx, obj)
         meta = obj["metadata"]
         objmeta.reset_server_fields(meta)
         strategy.prepare_for_create(obj)
-        self._strip_payload_from_last_applied(obj)
+        strip_payload_from_last_applied(strategy.payload, obj)
         prefix = None
         if not meta.get("name"):
             prefix = meta.get("generateName") or strategy.generate_name_prefix or None
             if prefix:
                 meta["name"] = generate_name(prefix)
-        self._validate(obj, None)
+        validate(strategy, rtype, obj, None)
+        strategy.canonicalize(obj)
         payload = strategy.payload.take(obj) if strategy.payload else None
         meta.update(uid=objmeta.new_uid(), creationTimestamp=objmeta.now_rfc3339(), generation=1)
         if managed_fields is not None:
@@ -114,14 +115,16 @@ class Registry:
             self._record_manager(ctx, None, obj)
         strategy.new_version(obj, None)
         prepared = Prepared(self, namespace, obj, None, payload, generate_prefix=prefix)
-        await self._seal(ctx, prepared)
+        await self._prepare_payload_write(ctx, prepared)
         return prepared
 
-    async def _seal(self, ctx: RequestContext, prepared: Prepared) -> None:
+    async def _prepare_payload_write(self, ctx: RequestContext, prepared: Prepared) -> None:
         # A dry run stops before storage, as Kubernetes' does before its storage transformers:
-        # sealing could create the namespace's first data key, a write a dry run must not make.
+        # encrypting could create the namespace's first data key, a write a dry run must not make.
         if self.strategy.payload is not None and not ctx.dry_run:
-            prepared.sealed = await self.strategy.payload.seal(prepared.obj, prepared.old_body, prepared.payload)
+            prepared.payload_writer = await self.strategy.payload.prepare_write(
+                prepared.obj, prepared.old_body, prepared.payload
+            )
 
     # -- update ---------------------------------------------------------------------------
 
@@ -130,12 +133,82 @@ class Registry:
         objmeta.check_type_meta(obj, self.type)
         objmeta.check_namespace(obj, namespace)
         objmeta.check_name_matches(obj, name)
+        # Authorization first, then field validation, then the stored object: 403, 400, 404 in
+        # Kubernetes' order (its filters authorize before the handler decodes).
         self.authorize_write(ctx, "update", namespace, name)
-        self._handle_unknown_fields(ctx, obj)
+        handle_unknown_fields(self.strategy, ctx, obj)
         precondition = obj["metadata"].get("resourceVersion") or None
-        return await self.guaranteed_update(ctx, namespace, name, lambda _old: copy.deepcopy(obj), precondition)
+        return await self._guaranteed_update(ctx, namespace, name, lambda _old: copy.deepcopy(obj), precondition)
 
-    async def guaranteed_update(
+    async def patch(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        name: str,
+        patcher: Callable[[dict[str, Any]], Any],
+        precondition: str | None,
+    ) -> dict[str, Any]:
+        """JSON, merge or strategic merge patch: `patcher(current)` is the new object."""
+        self.authorize_write(ctx, "patch", namespace, name)
+
+        def transform(current: dict[str, Any]) -> dict[str, Any]:
+            patched = patcher(current)
+            if isinstance(patched, dict):  # fieldValidation judges what the patch produced
+                handle_unknown_fields(self.strategy, ctx, patched)
+            return patched
+
+        return await self._guaranteed_update(ctx, namespace, name, transform, precondition)
+
+    async def apply(
+        self, ctx: RequestContext, namespace: str, name: str, document: dict[str, Any], *, force: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Server-side apply: create the object or update it, whichever it needs; True when created.
+
+        As Kubernetes' forceAllowCreate: no check-then-create race. A create that finds the object
+        created meanwhile applies to it as an update; an update that finds it deleted meanwhile
+        creates it again.
+        """
+        manager = ctx.field_manager
+        assert manager, "the route requires a fieldManager for apply"
+        self.authorize_write(ctx, "patch", namespace, name)
+        handle_unknown_fields(self.strategy, ctx, document)  # fieldValidation, before any field is owned
+        config, payload_fields = split_apply_payload(self.strategy.payload, document)
+        precondition = (document.get("metadata") or {}).get("resourceVersion") or None
+        now = objmeta.now_rfc3339()
+        api_version = self.type.api_version
+
+        def applied_to(current: dict[str, Any] | None) -> ApplyResult:
+            result = server_side_apply(current, config, manager, force=force, api_version=api_version, now=now)
+            result.obj = apply_merge_patch(result.obj, payload_fields) if payload_fields else result.obj
+            return result
+
+        owners: dict[str, list] = {}
+
+        def transform(current: dict[str, Any]) -> dict[str, Any]:
+            result = applied_to(current)
+            owners["managed"] = result.managed_fields
+            return result.obj
+
+        for _ in range(_RETRIES):
+            if self.store.get(self.type.resource, namespace, name) is None:
+                created = applied_to(None)
+                created.obj.setdefault("metadata", {})["name"] = name
+                try:
+                    return await self.create(ctx, namespace, created.obj, managed_fields=created.managed_fields), True
+                except AlreadyExists:
+                    continue  # created meanwhile: apply to it
+            try:
+                obj = await self._guaranteed_update(
+                    ctx, namespace, name, transform, precondition, managed=lambda _old, _new: owners["managed"]
+                )
+            except NotFound as exc:
+                if exc.kind != self.type.resource or exc.name != name:
+                    raise
+                continue  # deleted meanwhile: create it again
+            return obj, False
+        raise conflict(self.type.resource, name, self.type.group, "too many concurrent writers; please try again")
+
+    async def _guaranteed_update(
         self,
         ctx: RequestContext,
         namespace: str,
@@ -145,7 +218,7 @@ class Registry:
         *,
         managed: Callable[[dict, dict], list] | None = None,
     ) -> dict[str, Any]:
-        """Apply `transform(current)` and store the result, retrying on concurrent writes.
+        """Apply `transform(current)` and store the result, retrying on concurrent writes (authorized already).
 
         `managed(old, new)` computes managedFields (server-side apply passes its own).
         """
@@ -153,12 +226,12 @@ class Registry:
         # upstream's GuaranteedUpdate, which loops until it wins); the deadline only guards against bugs.
         deadline = time.monotonic() + _UPDATE_DEADLINE_SECONDS
         while time.monotonic() < deadline:
-            prepared = await self.prepare_update(ctx, namespace, name, transform, precondition, managed=managed)
+            prepared = await self._prepare_update(ctx, namespace, name, transform, precondition, managed=managed)
             if prepared.unchanged:
                 return prepared.obj
             try:
                 return (await self.commit(ctx, [prepared]))[0]
-            except _Retry:
+            except LostRace:
                 continue  # someone else wrote first: recompute on their result
         rtype = self.type
         raise conflict(rtype.resource, name, rtype.group, "too many concurrent writers; please try again")
@@ -170,14 +243,26 @@ class Registry:
         name: str,
         transform: Callable[[dict[str, Any]], dict[str, Any]],
         precondition: str | None,
+    ) -> Prepared:
+        """Authorize, compute, validate and encrypt the new state of an existing object for `commit`."""
+        self.authorize_write(ctx, "update", namespace, name)
+        return await self._prepare_update(ctx, namespace, name, transform, precondition)
+
+    async def _prepare_update(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        name: str,
+        transform: Callable[[dict[str, Any]], dict[str, Any]],
+        precondition: str | None,
         *,
         managed: Callable[[dict, dict], list] | None = None,
     ) -> Prepared:
-        """Compute, validate and seal the new state of an existing object; `unchanged` when a no-op."""
+        """`prepare_update` once authorized; `unchanged` when the write is a no-op."""
         rtype, strategy = self.type, self.strategy
         stored = self._current(namespace, name)
         if precondition is not None and precondition != str(stored.revision):
-            self._audit(ctx, "update", namespace, name, "denied", "conflict")
+            self.audit(ctx, "update", namespace, name, "denied", "conflict")
             raise conflict(rtype.resource, name, rtype.group)
         old = stored.body
         new = transform(copy.deepcopy(old))
@@ -189,8 +274,9 @@ class Registry:
         for key in ("uid", "creationTimestamp", "generation"):
             meta[key] = old_meta[key]
         strategy.prepare_for_update(new, old)
-        self._strip_payload_from_last_applied(new)
-        self._validate(new, old)
+        strip_payload_from_last_applied(strategy.payload, new)
+        validate(strategy, rtype, new, old)
+        strategy.canonicalize(new)
         payload = strategy.payload.take(new) if strategy.payload else None
         payload_unchanged = await strategy.payload.unchanged(old, payload) if strategy.payload else True
         if managed is not None:
@@ -203,7 +289,7 @@ class Registry:
             meta["generation"] = old_meta["generation"] + 1
         strategy.new_version(new, old)
         prepared = Prepared(self, namespace, new, stored.revision, payload, old_body=old, precondition=precondition)
-        await self._seal(ctx, prepared)
+        await self._prepare_payload_write(ctx, prepared)
         return prepared
 
     # -- commit ---------------------------------------------------------------------------
@@ -215,28 +301,29 @@ class Registry:
             return [p.dry_run_result() if not p.unchanged else p.obj for p in prepared]
 
         def transaction(txn: Txn) -> list[Any]:
-            return [p.registry._write_in(txn, p) for p in changes]
+            return [p.registry.write_in(txn, p) for p in changes]
 
         self.auditor.check_available()  # a write that cannot be audited is refused before it happens
         try:
             writes = iter(await self.store.commit(transaction))
         except (ObjectExists, RevisionMismatch, IndexKeyTaken) as exc:
             failed = next((p for p in changes if p.concerns(exc)), changes[0])
-            raise failed.registry._store_error(ctx, failed, exc) from None
+            raise failed.registry.store_refusal(ctx, failed, exc) from None
         except ApiError as exc:
             for p in changes:
-                p.registry._audit(ctx, p.operation, p.namespace, p.name, "denied", exc.reason)
+                p.registry.audit(ctx, p.operation, p.namespace, p.name, "denied", exc.reason)
             raise
         results = []
         for p in prepared:
             if p.unchanged:
                 results.append(p.obj)
                 continue
-            p.registry._audit(ctx, p.operation, p.namespace, p.name, "success")
+            p.registry.audit(ctx, p.operation, p.namespace, p.name, "success")
             results.append(next(writes).body)
         return results
 
-    def _write_in(self, txn: Txn, p: Prepared) -> Any:
+    def write_in(self, txn: Txn, p: Prepared) -> Any:
+        """Make one prepared write inside the commit's transaction."""
         if p.deleting:
             return self._delete_in(txn, p.namespace, p.name, p.old_revision)
         self.strategy.check_in_transaction(txn, p.obj, p.old_body)
@@ -252,20 +339,21 @@ class Registry:
                 expected_revision=p.old_revision,
                 index_key=self.strategy.index_key(p.obj),
             )
-        if p.sealed is not None:
-            p.sealed(txn)
+        if p.payload_writer is not None:
+            p.payload_writer(txn)
         return write
 
-    def _store_error(self, ctx: RequestContext, p: Prepared, exc: Exception) -> Exception:
+    def store_refusal(self, ctx: RequestContext, p: Prepared, exc: Exception) -> Exception:
+        """The API error (audited) for a store's refusal of a prepared write; LostRace to recompute it."""
         rtype = self.type
         if isinstance(exc, IndexKeyTaken):
             return self._index_conflict(p.name, exc)
         if isinstance(exc, ObjectExists):
-            self._audit(ctx, "create", p.namespace, p.name, "denied", "already exists")
+            self.audit(ctx, "create", p.namespace, p.name, "denied", "already exists")
             return already_exists(rtype.resource, p.name, rtype.group)
         if p.precondition is None and p.old_revision is not None:
-            return _Retry()
-        self._audit(ctx, p.operation, p.namespace, p.name, "denied", "conflict")
+            return LostRace()
+        self.audit(ctx, p.operation, p.namespace, p.name, "denied", "conflict")
         return conflict(rtype.resource, p.name, rtype.group)
 
     def _require_namespace(self, txn: Txn, namespace: str) -> None:
@@ -289,9 +377,9 @@ class Registry:
             except RevisionMismatch:
                 raise conflict(rtype.resource, name, rtype.group) from None
             except ApiError as exc:
-                self._audit(ctx, "delete", namespace, name, "denied", exc.reason)
+                self.audit(ctx, "delete", namespace, name, "denied", exc.reason)
                 raise
-            self._audit(ctx, "delete", namespace, name, "success")
+            self.audit(ctx, "delete", namespace, name, "success")
         details = {"name": name, "group": rtype.group, "kind": rtype.resource, "uid": body["metadata"]["uid"]}
         if not rtype.group:
             del details["group"]  # omitempty upstream: the core group has no name
@@ -331,42 +419,6 @@ class Registry:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-        causes = self.strategy.schema.validate(obj)
-        # The schema and the metadata rules both type-check labels and annotations: report each problem once.
-        reported = {(c.field, c.reason) for c in causes}
-        causes += [c for c in objmeta.validate_object_meta(obj) if (c.field, c.reason) not in reported]
-        causes += self.strategy.validate(obj, old)
-        if causes:
-            meta = obj["metadata"]
-            raise invalid(self.type.kind, meta.get("name") or meta.get("generateName") or "", causes, self.type.group)
-
-    def _handle_unknown_fields(self, ctx: RequestContext, obj: dict[str, Any]) -> None:
-        """fieldValidation: Strict refuses unknown fields, Warn reports them, Ignore drops them silently."""
-        unknown = self.strategy.schema.unknown_fields(obj)
-        if not unknown:
-            return
-        if ctx.field_validation == "Strict":
-            detail = ", ".join(f'unknown field "{path}"' for path in unknown)
-            raise bad_request(f"strict decoding error: {detail}")
-        if ctx.field_validation != "Ignore":
-            ctx.warnings.extend(f'unknown field "{path}"' for path in unknown)
-        pruned = self.strategy.schema.prune_unknown(obj)
-        obj.clear()
-        obj.update(pruned)
-
-    def _strip_payload_from_last_applied(self, obj: dict[str, Any]) -> None:
-        """kubectl's client-side apply copies the whole manifest into an annotation; keep no payload there."""
-        annotations = obj["metadata"].get("annotations")
-        if not self.strategy.payload or not isinstance(annotations, dict) or LAST_APPLIED not in annotations:
-            return
-        try:
-            applied = json.loads(annotations[LAST_APPLIED])
-        except (TypeError, ValueError):
-            return  # not JSON: kubectl did not write it, nothing of ours to strip
-        if isinstance(applied, dict) and self.strategy.payload.take(applied) is not None:
-            annotations[LAST_APPLIED] = json.dumps(applied, separators=(",", ":"), sort_keys=True)
-
     def _record_manager(self, ctx: RequestContext, old: dict | None, new: dict) -> None:
         manager = ctx.field_manager or ctx.default_manager
         new["metadata"]["managedFields"] = record_update(
@@ -386,54 +438,11 @@ class Registry:
             self.authorizer.authorize(ctx.principal, verb, self.type, namespace, name)
         except ApiError as exc:
             operation = operation or {"patch": "update", "deletecollection": "delete"}.get(verb, verb)
-            self._audit(ctx, operation, namespace, name, "denied", exc.reason)
+            self.audit(ctx, operation, namespace, name, "denied", exc.reason)
             raise
 
-    def _audit(
+    def audit(
         self, ctx: RequestContext, operation: str, namespace: str, name: str, outcome: str, reason: str = ""
     ) -> None:
         if not ctx.dry_run:
             self.auditor.record(ctx, operation, self.type.resource, namespace, name, outcome, reason)
-
-
-class _Retry(Exception):
-    """An unconditional update lost a race; it is recomputed on the new state."""
-
-
-@dataclass
-class Prepared:
-    """A validated, sealed write waiting for `Registry.commit`."""
-
-    registry: Registry
-    namespace: str
-    obj: dict[str, Any]
-    old_revision: int | None  # None: a create
-    payload: Any
-    old_body: dict[str, Any] | None = None
-    precondition: str | None = None
-    generate_prefix: str | None = None
-    unchanged: bool = False
-    sealed: Sealed | None = None
-    deleting: bool = False  # from prepare_delete: `obj` is the object being deleted
-
-    @property
-    def name(self) -> str:
-        return self.obj["metadata"]["name"]
-
-    @property
-    def operation(self) -> str:
-        if self.deleting:
-            return "delete"
-        return "create" if self.old_revision is None else "update"
-
-    def concerns(self, exc: Exception) -> bool:
-        return (getattr(exc, "resource", None), getattr(exc, "namespace", None), getattr(exc, "name", None)) == (
-            self.registry.type.resource,
-            self.namespace,
-            self.name,
-        )
-
-    def dry_run_result(self) -> dict[str, Any]:
-        if self.old_revision is not None:
-            self.obj["metadata"]["resourceVersion"] = str(self.old_revision)
-        return self.obj

@@ -56,8 +56,8 @@ class TableColumn:
 class Payload(Protocol):
     """A write-only part of an object (a secure value's `spec.value`), kept outside the stored body.
 
-    The machinery takes it out of a request before anything is stored or logged, and asks the
-    handler to seal it into the same transaction as the object.
+    The machinery takes it out of a request before anything is stored or logged, has it encrypted
+    before the transaction, and has it written in the same transaction as the object.
     """
 
     def take(self, obj: dict[str, Any]) -> Any | None:
@@ -66,14 +66,18 @@ class Payload(Protocol):
     async def unchanged(self, old: dict[str, Any], payload: Any | None) -> bool:
         """Whether writing `payload` over `old` would leave the stored payload as it is."""
 
-    async def seal(self, new: dict[str, Any], old: dict[str, Any] | None, payload: Any | None) -> Sealed:
-        """Prepare the payload writes of `new` (encryption happens here, outside the transaction)."""
+    async def prepare_write(
+        self, new: dict[str, Any], old: dict[str, Any] | None, payload: Any | None
+    ) -> PayloadWriter | None:
+        """Encrypt the payload of `new` (outside the transaction); what writes it, or None for no write."""
 
     def destroy(self, txn: Txn, obj: dict[str, Any]) -> None:
         """Destroy every stored payload of `obj`, in the deleting transaction."""
 
 
-class Sealed(Protocol):
+class PayloadWriter(Protocol):
+    """Writes an encrypted payload inside the object's transaction."""
+
     def __call__(self, txn: Txn) -> None: ...
 
 
@@ -98,8 +102,11 @@ class Strategy:
             new.pop("status", None)
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
-        """Semantic rules beyond the schema; `old` is None on create."""
+        """Semantic rules beyond the schema; `old` is None on create. Pure: it changes nothing."""
         return []
+
+    def canonicalize(self, obj: dict[str, Any]) -> None:
+        """Bring a valid object into its stored form (after `validate`, as Kubernetes' Canonicalize)."""
 
     def check_in_transaction(self, txn: Txn, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         """Rules that depend on other objects, checked at commit time (raise ApiError)."""

@@ -81,7 +81,7 @@ class SecureValueStrategy(Strategy):
             causes += _update_causes(spec, old["spec"])
         causes += _decrypter_causes(spec.get("decrypters"))
         keeper = self._keeper_for(obj, old)
-        given_keeper = spec.pop("keeper", None)
+        given_keeper = spec.get("keeper")
         if given_keeper is not None and given_keeper != keeper:
             causes.append(
                 field_error(
@@ -105,6 +105,12 @@ class SecureValueStrategy(Strategy):
         if ref and keeper == SYSTEM_KEEPER:
             causes.append(field_error("forbidden", "spec.ref", "a `ref` cannot be used with the system keeper"))
         return causes
+
+    def canonicalize(self, obj: dict[str, Any]) -> None:
+        """A `spec.keeper` from an older client, once validated, is not stored: the status says it."""
+        spec = obj.get("spec")
+        if isinstance(spec, dict):
+            spec.pop("keeper", None)
 
     def _keeper_for(self, obj: dict[str, Any], old: dict[str, Any] | None) -> str:
         """Fixed for the value's life: the namespace's active keeper when it was created."""

@@ -47,9 +47,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..machinery.audit import Auditor
-from ..machinery.context import Authorizer, RequestContext
+from ..machinery.context import Authorizer, Principal, RequestContext
 from ..machinery.errors import AlreadyExists, ApiError, Conflict, bad_request, field_error, invalid, not_found
-from ..machinery.registry import Prepared, Registry
+from ..machinery.prepared import Prepared
+from ..machinery.registry import Registry
 from ..machinery.selectors import LabelSelector
 from ..resources import FACADE_KEY
 from ..resources.securevalue import SECURE_VALUES, SecureValueStrategy, facade_key
@@ -162,6 +163,10 @@ class FacadeValues:
         found.sort(key=lambda item: item[0])
         return found
 
+    def allows_any(self, principal: Principal, namespace: str, verbs: builtins.list[str]) -> bool:
+        """Whether `principal` may do any of `verbs` to secure values of `namespace` (a facade's coarse check)."""
+        return any(self._authorizer.can(principal, verb, SECURE_VALUES, namespace) for verb in verbs)
+
     # -- writes ---------------------------------------------------------------------------
 
     async def upsert(
@@ -214,10 +219,8 @@ class FacadeValues:
                 SECURE_VALUES.resource,
                 name,
             )
-        # prepare_update leaves authorization to its caller (as guaranteed_update does).
-        self._authorizer.authorize(ctx.principal, "update", SECURE_VALUES, namespace, name)
         revision = current["metadata"].get("resourceVersion")
-        return await self.registry.prepare_update(ctx, namespace, name, lambda old: _apply(old, write), revision)
+        return await self.registry.prepare_update(ctx, namespace, name, lambda old: _with_write(old, write), revision)
 
     def _free_name(self, namespace: str, key: str, claimed: set[str]) -> str:
         for attempt in range(64):
@@ -300,7 +303,7 @@ def _new_object(name: str, write: FacadeWrite) -> dict[str, Any]:
     return {"apiVersion": SECURE_VALUES.api_version, "kind": SECURE_VALUES.kind, "metadata": metadata, "spec": spec}
 
 
-def _apply(obj: dict[str, Any], write: FacadeWrite) -> dict[str, Any]:
+def _with_write(obj: dict[str, Any], write: FacadeWrite) -> dict[str, Any]:
     """The new state of an existing value under `write` (the registry validates and versions it)."""
     meta, spec = obj["metadata"], obj.setdefault("spec", {})
     if write.annotations:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..crypto.envelope import Ciphertext, Envelope
 from ..crypto.errors import CryptoError, DecryptionError
+from ..machinery.strategy import PayloadWriter
 from ..resources.keeper import SYSTEM_KEEPER
 from ..store.store import Store
 from ..store.txn import Txn
@@ -84,7 +85,9 @@ class SecureValuePayload:
         current = await self.reveal(old)
         return hmac.compare_digest(current.reveal(), payload.reveal())
 
-    async def seal(self, new: dict[str, Any], old: dict[str, Any] | None, payload: SecretBytes | None):
+    async def prepare_write(
+        self, new: dict[str, Any], old: dict[str, Any] | None, payload: SecretBytes | None
+    ) -> PayloadWriter | None:
         if _external(new) and self.external is not None:
             if old is not None:
                 return await self.external.update(new, payload)
@@ -93,12 +96,12 @@ class SecureValuePayload:
         if payload is None:
             if old is None or new.get("spec", {}).get("ref"):
                 return None
-            # The value is kept, but its ciphertext is bound to a version: re-seal it for the new one.
+            # The value is kept, but its ciphertext is bound to a version: encrypt it for the new one.
             payload = await self.reveal(old)
-        sealed = await self.envelope.encrypt(namespace, name, version, payload.reveal())
+        ciphertext = await self.envelope.encrypt(namespace, name, version, payload.reveal())
 
         def put(txn: Txn) -> None:
-            txn.put_payload(namespace, name, version, sealed.data_key_id, sealed.blob)
+            txn.put_payload(namespace, name, version, ciphertext.data_key_id, ciphertext.blob)
 
         return put
 

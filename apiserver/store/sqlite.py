@@ -246,7 +246,7 @@ def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> No
     conn.execute("BEGIN IMMEDIATE")
     try:
         for write in writes:
-            _apply(conn, write)
+            _execute_write(conn, write)
         conn.execute("UPDATE settings SET value = ? WHERE key = 'revision'", (str(revision),))
         conn.execute("COMMIT")
     except BaseException:
@@ -262,7 +262,7 @@ def _persist(conn: sqlite3.Connection, writes: list[Write], revision: int) -> No
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _apply(conn: sqlite3.Connection, write: Write) -> None:
+def _execute_write(conn: sqlite3.Connection, write: Write) -> None:
     if isinstance(write, ObjectWrite):
         _apply_object(conn, write)
     elif isinstance(write, PayloadWrite):

@@ -277,7 +277,7 @@ class Store:
             except RevisionExpired:
                 await self._reload()
                 return
-            self._apply(changes, head)
+            self._apply_to_cache(changes, head)
 
     async def _reload(self) -> None:
         log.warning("store cache at revision %d fell behind the retained changes; reloading", self.cache.revision)
@@ -289,7 +289,7 @@ class Store:
         if self.on_data_key_change:
             self.on_data_key_change(None)
 
-    def _apply(self, changes: list[Change], head: int) -> None:
+    def _apply_to_cache(self, changes: list[Change], head: int) -> None:
         """Apply committed changes newer than the cache (each arrives by one path or more)."""
         fresh = [c for c in changes if c.revision > self.cache.revision]
         self.cache.apply([(c.event, c.stored) for c in fresh if c.event is not None])
@@ -352,7 +352,7 @@ class Store:
                 if session.changes is None:
                     await self._reload()
                 else:
-                    self._apply(session.changes, session.head)
+                    self._apply_to_cache(session.changes, session.head)
                 writes, revision = self._run_transactions(queued, done)
                 if writes:
                     revision = await session.persist(writes, revision)
@@ -385,7 +385,7 @@ class Store:
             if self._storage_full:
                 self._storage_full = False
                 log.warning("the database accepts writes again: space returned")
-            self._apply(_changes(writes), revision)
+            self._apply_to_cache(_changes(writes), revision)
             self._remember_payloads(writes)
         for (_, future), result in done:
             if not future.done():
@@ -417,7 +417,7 @@ class Store:
             except Exception as exc:  # the transaction's own refusal: only it fails
                 future.set_exception(exc)
                 continue
-            next_revision = txn.seal(next_revision)
+            next_revision = txn.finish(next_revision)
             writes.extend(txn.writes)
             done.append((item, result))
         return writes, next_revision - 1

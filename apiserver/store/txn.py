@@ -204,7 +204,7 @@ class Txn:
 
     # -- end ------------------------------------------------------------------------------
 
-    def seal(self, next_revision: int) -> int:
+    def finish(self, next_revision: int) -> int:
         """Give each object write its revision and fold this transaction into the batch."""
         for write in self.writes:
             if isinstance(write, ObjectWrite):
