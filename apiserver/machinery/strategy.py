@@ -7,6 +7,7 @@ HTTP and nothing of other kinds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,6 +54,10 @@ class TableColumn:
     priority: int = 0  # 1 = shown only with -o wide
 
 
+# Writes an encrypted payload inside the object's transaction.
+PayloadWriter = Callable[["Txn"], None]
+
+
 class Payload(Protocol):
     """A write-only part of an object (a secure value's `spec.value`), kept outside the stored body.
 
@@ -73,12 +78,6 @@ class Payload(Protocol):
 
     def destroy(self, txn: Txn, obj: dict[str, Any]) -> None:
         """Destroy every stored payload of `obj`, in the deleting transaction."""
-
-
-class PayloadWriter(Protocol):
-    """Writes an encrypted payload inside the object's transaction."""
-
-    def __call__(self, txn: Txn) -> None: ...
 
 
 class Strategy:
