@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("resources", ("apiserver.resources",)),
     ("machinery", ("apiserver.machinery",)),
     ("store", ("apiserver.store",)),
-    ("crypto", ("apiserver.crypto",)),
+    ("crypto and keeper backends", ("apiserver.crypto", "apiserver.keepers")),
     ("settings and instruments", ("apiserver.config", "apiserver.ops", "apiserver")),
 ]
 
