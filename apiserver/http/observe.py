@@ -98,9 +98,9 @@ class RequestObserver:
         self.metrics = metrics
         self.collections = frozenset(collections)  # native resources whose GET lists (or watches)
         self.log_requests = log_requests
-        self._routes: dict[str | None, _Route] = {}
+        self._routes: dict[str, _Route] = {}
         # Per (route template, verb, status): the label values of the counter and of the histogram.
-        self._labels: dict[tuple[str | None, str, int], tuple[Labels, Labels | None]] = {}
+        self._labels: dict[tuple[str, str, int], tuple[Labels, Labels | None]] = {}
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -121,10 +121,11 @@ class RequestObserver:
 
     def _observe(self, request: web.Request, status: int, seconds: float) -> None:
         resource = request.match_info.route.resource
-        template = resource.canonical if resource is not None else None
+        # No route matched: keep nothing of the client's path but the surface it falls under.
+        template = resource.canonical if resource is not None else "\0" + surface_of(request.path)
         route = self._routes.get(template)
         if route is None:
-            route = self._routes[template] = self._route(template, request.path)
+            route = self._routes[template] = self._route(template)
         verb = request.method if request.method in _METHODS else "OTHER"  # a client may send any token
         if verb == "GET" and route.collection:
             verb = "WATCH" if request.query.get("watch") in _TRUE else "LIST"
@@ -139,9 +140,9 @@ class RequestObserver:
         if self.log_requests:
             self._log(request, route, verb, status, seconds)
 
-    def _route(self, template: str | None, path: str) -> _Route:
-        if template is None:  # no route matched: the path is the client's, keep none of it
-            return _Route("", surface_of(path), False)
+    def _route(self, template: str) -> _Route:
+        if template.startswith("\0"):
+            return _Route("", template[1:], False)
         name = resource_of(template)
         surface = surface_of(template)
         collection = surface == "native" and name in self.collections and template.endswith("/" + name)
