@@ -28,7 +28,9 @@ from keys_support import LOOP_IDENTITY, DecryptLoop, create_values, data_keys_of
 from kms_plugin import NONCE_ANNOTATION, VERSION_ANNOTATION
 from kms_support import PluginProcess, kms_plugin  # noqa: F401  (a fixture)
 from pg import postgres  # noqa: F401  (session fixture)
+from test_metrics import scrape, value
 
+KMS_LATENCY = "apiserver_envelope_encryption_kms_operations_latency_seconds"
 GRACE = 8.0  # seconds cached data keys keep serving while the plugin is away (in these tests)
 
 
@@ -186,6 +188,11 @@ def test_plugin_stopped_cached_keys_serve_within_the_bound_new_keys_wait(server_
     created = server.session.post(server.sv_url("fresh"), json=loop_value("x"))
     assert created.status_code == 201, created.text
     assert_decrypts(server, token, [("fresh", "x")])
+
+    # Every call to the plugin is timed, by method and status code (kube-apiserver's series).
+    samples, _ = scrape(server)
+    for method, code in (("Status", "OK"), ("Encrypt", "OK"), ("Decrypt", "OK"), ("Status", "Unavailable")):
+        assert value(samples, f"{KMS_LATENCY}_count", method_name=method, grpc_status_code=code) > 0, (method, code)
 
 
 def test_a_changed_key_id_rewraps_every_data_key(server_factory, kms_plugin, tmp_path):
