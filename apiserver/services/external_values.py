@@ -107,7 +107,7 @@ class ExternalValues:
             return None  # a `ref`: nothing of ours to write
         record = owned.body
         if value is not None:
-            target = self.target(meta["namespace"], new["status"]["keeper"])
+            target = _region_of(record["arn"], self.target(meta["namespace"], new["status"]["keeper"]))
             written = await self._call(self.aws.put(target, record["arn"], value.reveal(), _token()), meta["name"])
             record["versionId"] = written.version_id
         record["version"] = new["status"]["version"]
