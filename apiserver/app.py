@@ -16,7 +16,7 @@ from .crypto.errors import KekConfigError, KmsUnavailable
 from .crypto.kek import KekRing, load_kek_file, parse_kek_env
 from .crypto.kms import KMS, KmsPlugin
 from .crypto.providers import KekProvider, LocalKeks, ProviderChain
-from .http import access_token_routes, health_routes, key_routes, metrics_routes, native, token_routes
+from .http import access_token_routes, health_routes, key_routes, metrics_routes, native, token_routes, watch_stream
 from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
 from .http.body import BODY_LIMIT
@@ -324,6 +324,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[COMPONENTS] = components
     app[BODY_LIMIT] = settings.max_body_bytes
+    watch_stream.setup(app, components.metrics)
     app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync
     limiter = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)

@@ -26,6 +26,7 @@ from ..ops.metrics import Metrics
 from . import protobuf
 from .body import field_validated, media_type, read_body, read_optional_object
 from .context import request_context
+from .watch_stream import stream_events
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool; Python sends `True`
 
@@ -139,27 +140,14 @@ class ResourceEndpoints:
             timeout=timeout,
             bookmarks=request.query.get("allowWatchBookmarks") in _TRUE,
         )
-        first = await anext(events, None)  # authorization and 410s surface before the 200 is sent
-        response = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        try:
-            event, index = first, 0
-            while event is not None:
-                if include is not None:
-                    event = table_event(self.registry.strategy, event, include, with_columns=index == 0)
-                await response.write(orjson.dumps(event) + b"\n")  # one whole event per chunk
-                self.metrics.record_watch_events(self.type.resource, 1)
-                event, index = await anext(events, None), index + 1
-        except (ConnectionResetError, ConnectionError):
-            pass
-        finally:
-            await events.aclose()
-        try:
-            await response.write_eof()
-        except (ConnectionResetError, ConnectionError):
-            pass
-        return response
+
+        def encode(event: dict, index: int) -> bytes:
+            if include is not None:
+                event = table_event(self.registry.strategy, event, include, with_columns=index == 0)
+            self.metrics.record_watch_events(self.type.resource, 1)
+            return orjson.dumps(event) + b"\n"
+
+        return await stream_events(request, events, encode)
 
     # -- writes ---------------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ from .listing import ListOptions, matches
 from .registry import Registry
 
 BOOKMARK_INTERVAL = 15.0
+# The first thing a watch yields once it is set up (authorized, its start revision retained), before
+# waiting for any change: the HTTP edge then sends its response headers.
+STARTED: dict[str, Any] = {"type": "STARTED"}
 
 
 def _status_expired(message: str) -> dict[str, Any]:
@@ -63,6 +66,7 @@ async def watch_events(
         return
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
+        yield STARTED
         for initial_event in replay_events:
             yield initial_event
         for event in replay:
