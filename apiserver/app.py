@@ -19,7 +19,8 @@ from .crypto.providers import KekProvider, LocalKeks, ProviderChain
 from .http import access_token_routes, health_routes, key_routes, metrics_routes, native, token_routes, watch_stream
 from .http import decrypt as decrypt_routes
 from .http.auth import TokenAuthenticator
-from .http.body import BODY_LIMIT
+from .http.body import BODY_LIMIT, BODY_TIMEOUT
+from .http.connections import CONNECTION_GUARD, ConnectionGuard, connection_limits
 from .http.consistency import STORE_SYNC, consistent_reads
 from .http.middlewares import AUTHENTICATOR, SURFACES, Surfaces, audited, authentication, errors, request_id
 from .http.observe import RequestObserver
@@ -316,6 +317,7 @@ def create_app(settings: Settings) -> web.Application:
             request_id,
             observer.middleware,
             errors,
+            connection_limits,
             audited,
             *syncing,
             session_authentication,
@@ -324,6 +326,12 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[COMPONENTS] = components
     app[BODY_LIMIT] = settings.max_body_bytes
+    app[BODY_TIMEOUT] = settings.body_timeout_seconds
+    app[CONNECTION_GUARD] = ConnectionGuard(
+        max_total=settings.max_connections,
+        max_per_address=settings.max_connections_per_address,
+        header_timeout=settings.header_timeout_seconds,
+    )
     watch_stream.setup(app, components.metrics)
     app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync

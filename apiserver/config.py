@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     tls_key: Path | None = None
     tls_self_signed: bool = False  # generate (once) a certificate for loopback into <data_dir>/tls
     max_body_bytes: int = Field(3 * 1024 * 1024, gt=0)
+    # Slow or greedy clients: a request's headers and its body must arrive within these deadlines, and
+    # open connections are bounded per client address and in total (docs/limits.md).
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    body_timeout_seconds: float = Field(60.0, gt=0)
+    max_connections: int = Field(1024, ge=1)
+    max_connections_per_address: int = Field(256, ge=1)
     event_window: int = Field(50_000, gt=0)
     continue_ttl_seconds: float = Field(900.0, gt=0)
     log_level: str = "INFO"

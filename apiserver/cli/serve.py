@@ -80,6 +80,26 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="sync each batch of audit records to a file target before answering its requests (default on)",
     )
+    serve.add_argument(
+        "--header-timeout-seconds",
+        type=float,
+        help="a request's headers must arrive within this time, else 408 and the connection is closed (default 10)",
+    )
+    serve.add_argument(
+        "--body-timeout-seconds",
+        type=float,
+        help="a request's body must arrive within this time after its headers, else 408 (default 60)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="open connections in total; one more is answered 503 and closed (default 1024)",
+    )
+    serve.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        help="open connections from one client address; one more is answered 429 and closed (default 256)",
+    )
     serve.add_argument("--config", dest="config_file", help="YAML file with settings (same names as the flags)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     serve.add_argument(
@@ -158,14 +178,13 @@ def new_event_loop(kind: str):
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here, not at the top: every other command then starts without loading the server.
-    from aiohttp import web
     from pydantic import ValidationError
 
     from ..app import create_app
     from ..config import Settings
     from ..crypto.errors import KekConfigError
     from ..grpc import GrpcPortError
-    from ..http import tls
+    from ..http import serving, tls
     from ..ops.logs import configure_logging
     from ..services.access_tokens import JwksFileError
     from ..store.errors import StoreError
@@ -189,14 +208,15 @@ def _serve(args: argparse.Namespace) -> int:
         context = tls.server_context(*tls.ensure_self_signed(settings.data_dir, settings.host))
     scheme = "https" if context else "http"
     try:
-        web.run_app(
+        serving.run(
             app,
             loop=new_event_loop(settings.event_loop),
             host=settings.host,
             port=settings.port,
             ssl_context=context,
             access_log=None,  # the request observer writes the access log (--access-log), with the request id
-            print=lambda _: _announce(f"serving on {scheme}://{settings.host}:{settings.port}", settings.log_format),
+            access_log_format="",
+            on_ready=lambda: _announce(f"serving on {scheme}://{settings.host}:{settings.port}", settings.log_format),
             # The gRPC port (if any) is bound in the app's start-up, before this line is printed.
         )
     # A newer database, KEKs that do not open the data keys, a gRPC port already taken.

@@ -14,6 +14,7 @@ on a 2xx, and every final 4xx carries `x-should-retry: false`, since the SDK oth
 | 404    | 7003  | `No route for that URI`                                              |
 | 405    | 7001  | `Method not allowed`                                                 |
 | 409    | 1004  | `secret_name_already_exists`, `store_not_empty`                      |
+| 408    | 1000  | `request_timeout` (the body did not arrive in time)                  |
 | 413    | 1001  | `request_body_too_large: limit is N bytes` (N: `--max-body-bytes`)   |
 | 429    | 971   | `Please wait and consider throttling your request speed`             |
 | 503    | 1000  | `service_unavailable` (the database is away; retried by the SDK)     |
@@ -42,6 +43,7 @@ from ..machinery.errors import (
     KeyTaken,
     MethodNotAllowed,
     NotFound,
+    RequestTimeout,
     TooLarge,
     Unauthorized,
 )
@@ -122,6 +124,8 @@ def _translate(error: ApiError) -> tuple[int, int, str]:
         return 413, 1001, "request_body_too_large" + (f": limit is {error.limit} bytes" if error.limit else "")
     if isinstance(error, Invalid):
         return 400, 1001, _invalid_message(error)
+    if isinstance(error, RequestTimeout):
+        return 408, 1000, "request_timeout"
     if status == 429:
         return 429, 971, "Please wait and consider throttling your request speed"
     if isinstance(error, InsufficientStorage):

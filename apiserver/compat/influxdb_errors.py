@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..machinery.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, Unauthorized
+from ..machinery.errors import ApiError, InsufficientStorage, MethodNotAllowed, NotFound, RequestTimeout, Unauthorized
 
 BUILD = "OSS"
 VERSION = "v2.7.12"
@@ -43,6 +43,7 @@ _FROM_STATUS = {
     403: "forbidden",
     404: "not found",
     405: "method not allowed",
+    408: "invalid",  # the ErrorCode enum has no timeout: the client's request was incomplete
     409: "conflict",
     413: "request too large",
     415: "unsupported media type",
@@ -121,7 +122,7 @@ def render(request: web.Request, error: ApiError) -> web.StreamResponse:
         code, message, compact = _FROM_STATUS[error.code], error.message, False
     else:
         code, message, compact = "internal error", INTERNAL_MESSAGE, False
-    status = error.code if isinstance(error, (InfluxError, InsufficientStorage)) else STATUS[code]
+    status = error.code if isinstance(error, (InfluxError, InsufficientStorage, RequestTimeout)) else STATUS[code]
     headers = {"Content-Type": JSON_TYPE, "X-Platform-Error-Code": code, **SERVER_HEADERS, **error.headers}
     return web.Response(
         body=json_body({"code": code, "message": message}, pretty=not compact), status=status, headers=headers

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
 from ..machinery.context import RequestContext
 from ..machinery.documents import decode_document, duplicate_fields_message
-from ..machinery.errors import bad_request, too_large
+from ..machinery.errors import RequestTimeout, bad_request, too_large
 
 # The one body limit of every surface (`--max-body-bytes`), set by the application factory.
 BODY_LIMIT = web.AppKey("body_limit", int)
+
+
+# How long a body may take to arrive once its headers did (`--body-timeout-seconds`).
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 
 def body_limit(request: web.Request) -> int:
@@ -23,10 +28,16 @@ async def read_body(request: web.Request, limit: int | None = None) -> bytes:
     limit = body_limit(request) if limit is None else min(limit, body_limit(request))
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
+    seconds = request.config_dict.get(BODY_TIMEOUT, 60.0)
     try:
-        return await request.read()
+        async with asyncio.timeout(seconds):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large(limit) from None
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the request body was not received within {seconds:g} seconds", headers={"Connection": "close"}
+        ) from None
 
 
 def media_type(request: web.Request) -> str:

@@ -129,6 +129,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 def _finish(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
     if REQUEST_ID in request and not response.prepared:
         response.headers["X-Request-Id"] = request[REQUEST_ID]
+    if response.headers.get("Connection") == "close":  # an error that ends the connection (a deadline, a limit)
+        response.force_close()
     return response
 
 

@@ -172,6 +172,12 @@ class Invalid(_Typed):
     CODE, REASON = 422, "Invalid"
 
 
+class RequestTimeout(_Typed):
+    """408: the client did not send its request (headers or body) within the server's deadline."""
+
+    CODE, REASON = 408, "Timeout"
+
+
 class TooManyRequests(_Typed):
     CODE, REASON = 429, "TooManyRequests"
 
