@@ -4,6 +4,8 @@ A watch may have nothing to send for a long time. Its response headers go out as
 watch is set up (clients such as the Kubernetes JavaScript client time out a request whose headers
 never come); a client that went away is noticed within a second, not at the next matching event;
 and shutdown ends every open watch at once, as kube-apiserver's does, instead of waiting for them.
+An idle watch sends a single space now and then, so that nothing between it and its client takes
+it for a dead connection.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from ..ops.metrics import Metrics
 
 log = logging.getLogger("apiserver.watch")
 CLIENT_CHECK_SECONDS = 1.0  # how often an idle watch checks that its client is still connected
+# An idle watch sends one space this often: JSON whitespace that every client's decoder skips, and
+# data enough for clients and proxies that drop a quiet connection (the Kubernetes JavaScript
+# client aborts a watch after 30 seconds without data).
+KEEPALIVE_SECONDS = 10.0
 
 
 class OpenWatches:
@@ -72,6 +78,8 @@ async def stream_events(
     stopping = asyncio.ensure_future(stop.wait())
     pending: asyncio.Future | None = None
     index, ended = 0, "the watch ended"
+    loop = asyncio.get_running_loop()
+    last_write = loop.time()
     try:
         if first is not None and first is not STARTED:
             await response.write(encode(first, index))
@@ -80,14 +88,14 @@ async def stream_events(
             pending = asyncio.ensure_future(anext(events, None))
         while pending is not None:
             done, _ = await asyncio.wait(
-                (pending, stopping), timeout=CLIENT_CHECK_SECONDS, return_when="FIRST_COMPLETED"
+                (pending, stopping), timeout=CLIENT_CHECK_SECONDS, return_when=asyncio.FIRST_COMPLETED
             )
             if pending in done:
                 event = pending.result()
                 if event is None:
                     break
                 await response.write(encode(event, index))  # one whole event per chunk
-                index += 1
+                index, last_write = index + 1, loop.time()
                 pending = asyncio.ensure_future(anext(events, None))
             elif stopping in done:
                 ended = "the server is shutting down"
@@ -95,6 +103,9 @@ async def stream_events(
             elif _client_gone(request):
                 ended = "its client went away"
                 break
+            elif loop.time() - last_write >= KEEPALIVE_SECONDS:
+                await response.write(b" ")
+                last_write = loop.time()
     except ConnectionError:  # the client went away while an event was being written
         ended = "its client went away"
     finally:
