@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import requests
 from grpc_support import start_grpc_server
 from harness import Server, secure_value
 from identities_support import call, create_token
+from kms_support import kms_plugin  # noqa: F401  (a fixture)
 from prometheus_client.parser import text_string_to_metric_families
 
 SECRET = "metrics-secret-value-Zq81"
@@ -174,3 +176,22 @@ def test_requests_refused_for_want_of_an_audit_record_are_counted(server_factory
         assert request_total(samples, "POST", "securevalues", "503") == 1
     finally:
         server.stop()
+
+
+def test_kms_plugin_calls_are_timed_by_method_and_code(server_factory, kms_plugin):
+    server = server_factory("--kms-socket", str(kms_plugin.socket), "--kms-status-seconds", "0.3")
+    assert server.session.post(server.sv_url(), json=secure_value("kms-metered", value=SECRET)).status_code == 201
+    samples, text = scrape(server)
+    name = "apiserver_envelope_encryption_kms_operations_latency_seconds_count"
+    assert value(samples, name, method_name="Encrypt", grpc_status_code="OK") >= 1  # the new data key, wrapped
+    assert value(samples, name, method_name="Status", grpc_status_code="OK") >= 1
+    kms_plugin.stop()
+    deadline = time.monotonic() + 15
+    while True:  # the Status poll meets the stopped plugin
+        samples, _ = scrape(server)
+        failed = [k for k in samples if k[0] == name and ("grpc_status_code", "OK") not in k[1]]
+        if failed:
+            break
+        assert time.monotonic() < deadline, "no failed KMS call was counted"
+        time.sleep(0.2)
+    assert SECRET not in text
