@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -96,6 +97,8 @@ class Components:
 
 
 COMPONENTS = web.AppKey("components", Components)
+# Runs the gRPC server (with --grpc-port) inside the application's start-up and clean-up.
+GRPC_SERVER: web.AppKey[Callable[[], AbstractAsyncContextManager[None]]] = web.AppKey("grpc_server")
 SYSTEM = Principal(subject=ADMIN_SUBJECT, token_id="system")
 
 
@@ -284,17 +287,22 @@ async def _lifecycle(app: web.Application):
     components = app[COMPONENTS]
     store = components.store
     await store.open()
+    serving = AsyncExitStack()  # the gRPC server, when there is one: stopped first, its calls use the store
     try:
         reloader = await _start(components)
         await components.auditor.start()  # a target that cannot be opened is reported, and retried
+        if GRPC_SERVER in app:
+            await serving.enter_async_context(app[GRPC_SERVER]())  # a port already taken fails the start
     except BaseException:
-        # A failed start must not leave the database connections' threads keeping the process alive.
+        # A failed start must not leave the database connections' threads keeping the process alive
+        # (aiohttp runs no cleanup when its start-up fails).
         if components.kms is not None:
             await components.kms.stop()
         await store.close()
         await components.auditor.close()
         raise
     yield
+    await serving.aclose()
     await reloader.stop()
     if components.kms is not None:
         await components.kms.stop()
@@ -340,7 +348,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SESSION_AUTH] = SessionAuth(components.sessions, limiter)  # a wrong session counts as a wrong token
     app.cleanup_ctx.append(_lifecycle)
     if settings.grpc_port is not None:
-        app.cleanup_ctx.append(_grpc_lifecycle(components, limiter))
+        app[GRPC_SERVER] = _grpc_server(components, limiter)
     health_routes.add_routes(app, components.health)
     metrics_routes.add_routes(app, components.metrics, components.authorizer, anonymous=settings.metrics_anonymous)
     native.add_routes(
@@ -365,7 +373,7 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _grpc_lifecycle(components: Components, limiter: FailureLimiter):
+def _grpc_server(components: Components, limiter: FailureLimiter) -> Callable[[], AbstractAsyncContextManager[None]]:
     from .grpc import server  # grpcio only when a gRPC port is asked for
 
     assert components.access_verifier is not None
@@ -378,4 +386,4 @@ def _grpc_lifecycle(components: Components, limiter: FailureLimiter):
         components.health,
         components.metrics,
     )
-    return server.lifecycle(services, limiter)
+    return lambda: server.serving(services, limiter)

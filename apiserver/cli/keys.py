@@ -1,4 +1,4 @@
-"""`apiserver keys status|rotate-dek|reload|rewrap|reencrypt`: key maintenance through the admin API.
+"""`apiserver keys status|rotate-dek|reload|rewrap|reencrypt|rotate-signing-key`: key maintenance through the admin API.
 
 Never shows key material: the server answers with ids, ages and counts only. `reencrypt` drives
 the server chunk by chunk, drawing its progress on stderr and printing the final count on stdout;
@@ -13,11 +13,13 @@ import sys
 from typing import Any
 
 from ..services.keys import KEYS
+from ..services.tokens import TOKEN_GROUP
 from . import common
 from .http_client import ApiClient
 from .printers import aligned
 
 KEYS_PATH = f"/apis/{KEYS.group}/{KEYS.version}/keys"
+SIGNING_KEYS_PATH = f"/apis/{TOKEN_GROUP}/v1/signingkeys"
 _BAR = 30
 
 
@@ -86,6 +88,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         examples="  apiserver keys reencrypt --server URL --token ADMIN\n"
         "  apiserver keys reencrypt --namespace team-a --chunk-size 200",
     )
+    signing = common.add_command(
+        commands,
+        "rotate-signing-key",
+        _rotate_signing_key,
+        help="make a new key sign access tokens",
+        description="Make a new key sign the access tokens of the token exchange (POST /v1/sign-access-token). "
+        "Older keys stay published at /.well-known/jwks.json and trusted until every token they signed has "
+        "expired, then they are removed. See docs/grpc.md.",
+        examples="  apiserver keys rotate-signing-key --server URL --token ADMIN",
+    )
+    common.finish(signing)
+
     reencrypt.add_argument("--chunk-size", type=int, default=500, help="values per request (1..1000, default 500)")
     reencrypt.add_argument("--no-progress", action="store_true", help="do not draw the progress bar on stderr")
     common.finish(reencrypt)
@@ -149,6 +163,13 @@ def _reload(args: argparse.Namespace, client: ApiClient) -> int:
 def _rewrap(args: argparse.Namespace, client: ApiClient) -> int:
     result = client.request("POST", f"{KEYS_PATH}/rewrap", json={})
     print(f"re-wrapped {result['rewrapped']} data keys under KEK {result['activeKek']}", flush=True)
+    return 0
+
+
+def _rotate_signing_key(args: argparse.Namespace, client: ApiClient) -> int:
+    key = client.request("POST", f"{SIGNING_KEYS_PATH}/rotate", json={})
+    print(f"new signing key {key['kid']} ({key['algorithm']}); older keys stay trusted until their tokens expire")
+    sys.stdout.flush()
     return 0
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
-from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -120,20 +120,19 @@ class _Readiness:
             await self.update()
 
 
-def lifecycle(services: GrpcServices, limiter: FailureLimiter) -> Callable[[web.Application], AsyncIterator[None]]:
-    """An aiohttp cleanup context running the gRPC server for the application's life."""
-
-    async def run(app: web.Application) -> AsyncIterator[None]:
-        server, health_servicer = build_server(services, limiter)
-        readiness = _Readiness(services.health, health_servicer)
-        await readiness.update()
-        await server.start()
-        follower = asyncio.create_task(readiness.follow())
-        log.info("serving gRPC (%s)", ", ".join(SERVICE_NAMES))
+@asynccontextmanager
+async def serving(services: GrpcServices, limiter: FailureLimiter) -> AsyncIterator[None]:
+    """The gRPC server, serving while the context is open (entered once the store is open)."""
+    server, health_servicer = build_server(services, limiter)
+    readiness = _Readiness(services.health, health_servicer)
+    await readiness.update()
+    await server.start()
+    follower = asyncio.create_task(readiness.follow())
+    log.info("serving gRPC (%s)", ", ".join(SERVICE_NAMES))
+    try:
         yield
+    finally:
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
         await health_servicer.enter_graceful_shutdown()
         await server.stop(_GRACE_SECONDS)
-
-    return run

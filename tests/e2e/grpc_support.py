@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,6 +146,15 @@ def start_grpc_server(
         assert response.status_code == 201, response.text
     token, _ = create_token(server, serviceIdentity="svc-a", role="viewer")
     return GrpcServer(server, port, issuer, token, values)
+
+
+def served(tmp_path_factory, prefix: str, **options) -> Iterator[GrpcServer]:
+    """The body of a module fixture: a server of `start_grpc_server(**options)`, stopped afterwards."""
+    started = start_grpc_server(tmp_path_factory.mktemp(prefix) / "data", **options)
+    try:
+        yield started
+    finally:
+        started.server.stop()
 
 
 def code_of(call) -> grpc.StatusCode:

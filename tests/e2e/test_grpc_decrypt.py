@@ -7,16 +7,14 @@ import time
 
 import grpc
 import pytest
-from grpc_support import DECRYPT, PACKAGES, GrpcServer, code_of, start_grpc_server
-from identities_support import audit_records
+from grpc_support import DECRYPT, PACKAGES, GrpcServer, code_of, served, start_grpc_server
+from identities_support import audit_records, create_token
 
 
 @pytest.fixture(scope="module")
 def g(tmp_path_factory) -> GrpcServer:
     # Many bad tokens on purpose: the failure limit is tested on a server of its own.
-    started = start_grpc_server(tmp_path_factory.mktemp("grpc") / "data", failure_limit=1000)
-    yield started
-    started.server.stop()
+    yield from served(tmp_path_factory, "grpc", failure_limit=1000)
 
 
 def bearer(token: str) -> tuple:
@@ -143,8 +141,16 @@ def test_failed_authentications_are_rate_limited(tmp_path):
         limited.server.stop()
 
 
-def test_permission_names_are_granted_by_our_tokens_too(g):
-    assert DECRYPT.endswith(":decrypt")
+def test_per_name_permissions_of_our_own_tokens_hold_over_grpc(g):
+    narrow, _ = create_token(
+        g.server, serviceIdentity="svc-a", decryptPermissions=["secret.grafana.app/securevalues/by-name:decrypt"]
+    )
+    got = g.decrypt(["db", "by-name"], metadata=bearer(narrow))
+    assert got == {"db": ("error", "not authorized"), "by-name": "named"}
+    full, _ = create_token(g.server, serviceIdentity="svc-a", decryptPermissions=[DECRYPT])
+    assert g.decrypt(["db", "by-name"], metadata=bearer(full)) == {"db": "db-pässword", "by-name": "named"}
+    user, _ = create_token(g.server, role="admin")  # no service identity: users never decrypt
+    assert g.decrypt(["db"], metadata=bearer(user)) == {"db": ("error", "not authorized")}
 
 
 def test_a_message_that_is_not_the_methods_is_invalid_argument(g):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 import grpc
 import pytest
 from google.protobuf import descriptor_pool
@@ -9,7 +13,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-from grpc_support import PACKAGES, GrpcServer, code_of, start_grpc_server, write_ca_signed_certificate
+from grpc_support import PACKAGES, GrpcServer, code_of, served, start_grpc_server, write_ca_signed_certificate
+from harness import free_port
 
 STRING = FieldDescriptor.TYPE_STRING
 DECRYPT_SERVICES = [f"{package}.SecureValueDecrypter" for package in PACKAGES]
@@ -21,9 +26,7 @@ def access(token: str) -> tuple:
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory) -> GrpcServer:
-    started = start_grpc_server(tmp_path_factory.mktemp("grpc-plain") / "data")
-    yield started
-    started.server.stop()
+    yield from served(tmp_path_factory, "grpc-plain")
 
 
 def test_tls_with_the_given_certificate_and_key(tmp_path):
@@ -106,3 +109,19 @@ def test_reflection_lists_the_services_and_resolves_the_decrypt_descriptor(plain
             assert {f.name: f.number for f in result.fields} == {"value": 1, "error_message": 2}
             assert [f.name for f in result.oneofs_by_name["result"].fields] == ["value", "error_message"]
             assert pool.FindFileContainingSymbol(f"{package}.Result").package == package
+
+
+def test_a_grpc_port_already_taken_stops_the_start(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "apiserver", "serve", "--host", "127.0.0.1", "--port", str(free_port())]
+            + ["--data-dir", str(tmp_path / "data"), "--grpc-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
