@@ -46,6 +46,7 @@ from .services.external_values import ExternalValues
 from .services.facade_namespaces import FacadeNamespaces
 from .services.facade_values import FacadeValues
 from .services.keeper_cleanup import KeeperCleanup
+from .services.keeper_health import KeeperHealth
 from .services.keepers import KeeperService
 from .services.kek_reload import KekReloader
 from .services.keys import KeyService
@@ -94,6 +95,7 @@ class Components:
     metrics: Metrics = field(default_factory=Metrics)
     external: ExternalValues | None = None  # values kept in AWS Secrets Manager (aws keepers)
     keeper_cleanup: KeeperCleanup | None = None
+    keeper_health: KeeperHealth | None = None
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -231,6 +233,7 @@ def build_components(settings: Settings) -> Components:
         interval=settings.keeper_cleanup_seconds,
         max_attempts=settings.keeper_cleanup_attempts,
     )
+    components.keeper_health = KeeperHealth(external, settings.keeper_health_seconds)
     return components
 
 
@@ -281,6 +284,8 @@ async def _start_keepers(components: Components) -> None:
     external.aws.session_name = f"apiserver-{identity}"
     cleanup.holder = f"{identity}-{secrets.token_hex(4)}"  # replicas share the identity, not their leases
     cleanup.start()
+    assert components.keeper_health is not None
+    components.keeper_health.start()
 
 
 async def _lifecycle(app: web.Application):
@@ -308,6 +313,8 @@ async def _lifecycle(app: web.Application):
         await components.kms.stop()
     if components.keeper_cleanup is not None:
         await components.keeper_cleanup.stop()
+    if components.keeper_health is not None:
+        await components.keeper_health.stop()
     await store.close()
     if components.external is not None:
         components.external.aws.close()

@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     aws_max_workers: int = Field(8, ge=1)  # threads that may wait on AWS at once
     keeper_cleanup_seconds: float = Field(10.0, gt=0)  # how often deleted values' AWS secrets are looked for
     keeper_cleanup_attempts: int = Field(10, ge=1)  # tries to delete one AWS secret before an operator must
+    keeper_health_seconds: float = Field(60.0, gt=0)  # how often active aws keepers are checked again
     keeper_create_grace_seconds: float = Field(300.0, gt=0)  # after this, a create that never committed is undone
 
     config_file: Path | None = None

@@ -160,6 +160,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keeper-cleanup-attempts", type=int, help="tries to delete one AWS secret before giving up (default 10)"
     )
     aws.add_argument(
+        "--keeper-health-seconds", type=float, help="how often active aws keepers are checked again (default 60)"
+    )
+    aws.add_argument(
         "--keeper-create-grace-seconds",
         type=float,
         help="an AWS secret whose secure value never committed is deleted after this long (default 300)",

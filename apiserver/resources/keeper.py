@@ -6,6 +6,7 @@ active; a new keeper starts inactive and is chosen with the `activate` action (s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,7 +19,9 @@ from ..store.txn import Txn
 from . import GROUP, VERSION, load_schema
 
 SYSTEM_KEEPER = "system"
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d+:role/[\w+=,.@/-]+")
 PROVIDERS = ("aws", "azure", "gcp", "hashiCorpVault")
+HEALTHY = "Healthy"  # status.health of a keeper whose last check passed
 STORING_TYPES = (SYSTEM_KEEPER, "aws")  # the keeper types that can hold values; the others are configuration only
 
 KEEPERS = ResourceType(
@@ -123,9 +126,19 @@ def _aws_causes(aws: dict[str, Any]) -> list[Cause]:
     if not isinstance(role, dict):
         causes.append(field_error("required", "spec.aws", "`assumeRole` must be present"))
         return causes
-    if not role.get("assumeRoleArn"):
+    arn = role.get("assumeRoleArn")
+    if not arn:
         causes.append(
             field_error("required", "spec.aws.assumeRole.assumeRoleArn", "arn of the role to assume must be present")
+        )
+    elif isinstance(arn, str) and not _ROLE_ARN.fullmatch(arn):
+        causes.append(
+            field_error(
+                "invalid",
+                "spec.aws.assumeRole.assumeRoleArn",
+                "must be the ARN of an IAM role: arn:PARTITION:iam::ACCOUNT:role/NAME",
+                arn,
+            )
         )
     if not role.get("externalID"):
         causes.append(field_error("required", "spec.aws.assumeRole.externalID", "externalID must be present"))

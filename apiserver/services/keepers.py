@@ -8,13 +8,11 @@ from typing import Any
 from ..machinery.context import RequestContext
 from ..machinery.errors import ApiError, not_found
 from ..machinery.registry import Registry
-from ..resources.keeper import KEEPERS, STORING_TYPES, SYSTEM_KEEPER, keeper_type, system_keeper
+from ..resources.keeper import HEALTHY, KEEPERS, STORING_TYPES, SYSTEM_KEEPER, keeper_type, system_keeper
 from ..resources.namespace import NAMESPACES
 from ..store.model import ObjectWrite, StoredObject
 from ..store.txn import Txn
 from .external_values import ExternalValues
-
-HEALTHY = "Healthy"
 
 
 class KeeperService:

@@ -29,6 +29,10 @@ def state(server) -> list[tuple[str, str]]:
     return [(i["metadata"]["name"], i["metadata"]["resourceVersion"]) for i in items]
 
 
+def keeper_health(server, name: str = "aws-prod") -> str | None:
+    return server.session.get(server.keeper_url(name=name)).json()["status"].get("health")
+
+
 def test_a_wrong_external_id_refuses_the_activation_with_awss_code(server_factory, moto):
     server = server_factory(env=moto.server_env())
     created = server.session.post(server.keeper_url(), json=aws_keeper("wrong-id", external_id="not-the-one"))
@@ -66,6 +70,7 @@ def test_the_emulator_stopped_mid_run_is_503_then_everything_recovers(server_fac
             APISERVER_AWS_TIMEOUT_SECONDS="1",
             APISERVER_KEEPER_CLEANUP_SECONDS="0.3",
             APISERVER_KEEPER_CREATE_GRACE_SECONDS="5",
+            APISERVER_KEEPER_HEALTH_SECONDS="0.5",
         )
     )
     activate_aws_keeper(server)
@@ -89,12 +94,14 @@ def test_the_emulator_stopped_mid_run_is_503_then_everything_recovers(server_fac
         # A delete needs no AWS call: it is immediate; the AWS secret waits for the worker.
         assert server.session.delete(server.sv_url(name="doomed")).status_code == 200
         wait_for(lambda: "failed (DeleteSecret: " in server.log(), timeout=30)  # the worker retries, with backoff
+        wait_for(lambda: keeper_health(server) not in ("Healthy", None), timeout=30)  # kubectl get keepers shows it
     finally:
         os.killpg(moto.process.pid, signal.SIGCONT)
 
     # The emulator then answers what it had received: "during" was created in AWS after all, but no
     # secure value claims it, so the worker deletes it once the create's grace period is over.
     wait_for(lambda: [s["Name"].split("/")[-2] for s in our_secrets(moto)] == ["kept"], timeout=60)
+    wait_for(lambda: keeper_health(server) == "Healthy", timeout=30)
     made = server.session.post(server.sv_url(), json=secure_value("after", value=VALUE))
     assert made.status_code == 201, made.text
     answer = server.session.post(decrypt_url, headers={"Authorization": f"Bearer {token}"})

@@ -88,6 +88,22 @@ def test_each_provider_shape_is_accepted_and_starts_inactive(srv, provider):
                 ("spec.aws.assumeRole.externalID", "FieldValueRequired", "Required value: externalID must be present"),
             ],
         ),
+        (
+            {
+                "metadata": {"name": "aws-arn"},
+                "spec": {
+                    "description": "d",
+                    "aws": {"region": "eu-west-1", "assumeRole": {"assumeRoleArn": "role/x", "externalID": "e"}},
+                },
+            },
+            [
+                (
+                    "spec.aws.assumeRole.assumeRoleArn",
+                    "FieldValueInvalid",
+                    'Invalid value: "role/x": must be the ARN of an IAM role: arn:PARTITION:iam::ACCOUNT:role/NAME',
+                )
+            ],
+        ),
     ],
 )
 def test_keeper_rules(srv, body, expected):
