@@ -22,7 +22,7 @@ from ..ops.metrics import Metrics
 from . import aead
 from .errors import DecryptionError, KekMismatch, KekMissing, KmsUnavailable
 from .kek import KekRing
-from .providers import FILE, KekProvider, LocalKeks, Wrapping
+from .providers import FILE, KekProvider, LocalKeks, ProviderChain, Wrapping
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +158,9 @@ class Envelope:
     @property
     def local_keks(self) -> LocalKeks | None:
         """The provider of local KEKs (a key file or the environment), if this envelope has one."""
-        for provider in (self.provider, *getattr(self.provider, "readers", ())):
-            if isinstance(provider, LocalKeks):
-                return provider
-        return None
+        chain = self.provider
+        candidates = (chain.writer, *chain.readers) if isinstance(chain, ProviderChain) else (chain,)
+        return next((p for p in candidates if isinstance(p, LocalKeks)), None)
 
     def _expire_cache(self) -> None:
         """Forget every unwrapped DEK once the provider says they may no longer serve."""
