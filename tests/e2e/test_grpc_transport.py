@@ -13,8 +13,8 @@ from google.protobuf.descriptor import FieldDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-from grpc_support import PACKAGES, GrpcServer, code_of, served, start_grpc_server, write_ca_signed_certificate
-from harness import free_port
+from grpc_support import PACKAGES, GrpcServer, Issuer, code_of, served, start_grpc_server, write_ca_signed_certificate
+from harness import Server, free_port, secure_value
 
 STRING = FieldDescriptor.TYPE_STRING
 DECRYPT_SERVICES = [f"{package}.SecureValueDecrypter" for package in PACKAGES]
@@ -125,3 +125,25 @@ def test_a_grpc_port_already_taken_stops_the_start(tmp_path):
         )
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_grpc_port_and_jwks_from_the_environment_and_the_config_file(tmp_path):
+    issuer = Issuer()
+    jwks = issuer.write_jwks(tmp_path / "jwks.json")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"grafana_jwks:\n  - {jwks}\n")
+    port = free_port()
+    env = {"APISERVER_GRPC_PORT": str(port)}
+    server = Server(tmp_path / "data", ["--config", str(config)], env).start()
+    try:
+        body = secure_value("db", value="from-config", decrypters=["svc-a"])
+        assert server.session.post(server.sv_url(), json=body).status_code == 201
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            stub = PACKAGES["decryptv1"][1].SecureValueDecrypterStub(channel)
+            request = PACKAGES["decryptv1"][0].SecureValueDecryptRequest(namespace="default", names=["db"])
+            answer = stub.DecryptSecureValues(request, metadata=access(issuer.token(alg="ES256")), timeout=10)
+            assert answer.decrypted_values["db"].value == "from-config"
+    finally:
+        server.stop()
