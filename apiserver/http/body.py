@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from ..machinery.context import RequestContext
-from ..machinery.documents import decode_document, duplicate_fields_message
+from ..machinery.documents import decode_document, decode_with_duplicates, duplicate_fields_message
 from ..machinery.errors import RequestTimeout, bad_request, too_large
 
 # The one body limit of every surface (`--max-body-bytes`), set by the application factory.
@@ -53,6 +53,17 @@ async def read_optional_object(request: web.Request, what: str) -> dict[str, Any
     if not isinstance(document, dict):
         raise bad_request(f"the body of {what} must be an object")
     return document
+
+
+# A body this large is decoded in a worker thread, so that the event loop serves others meanwhile.
+OFFLOAD_BYTES = 256 * 1024
+
+
+async def decode_off_loop(raw: bytes, content_type: str) -> tuple[Any, list[str]]:
+    """`decode_with_duplicates`, in a worker thread for a large body."""
+    if len(raw) >= OFFLOAD_BYTES:
+        return await asyncio.to_thread(decode_with_duplicates, raw, content_type)
+    return decode_with_duplicates(raw, content_type)
 
 
 def field_validated(ctx: RequestContext, decoded: tuple[Any, list[str]]) -> Any:

@@ -16,7 +16,6 @@ from aiohttp import web
 
 from ..machinery import patch
 from ..machinery.continuation import ContinueTokens
-from ..machinery.documents import decode_with_duplicates
 from ..machinery.errors import NotFound, bad_request, field_error, invalid, method_not_allowed
 from ..machinery.listing import ListOptions, list_objects
 from ..machinery.registry import Registry
@@ -24,7 +23,7 @@ from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
 from ..machinery.watch import watch_events
 from ..ops.metrics import Metrics
 from . import protobuf
-from .body import field_validated, media_type, read_body, read_optional_object
+from .body import decode_off_loop, field_validated, media_type, read_body, read_optional_object
 from .context import request_context
 from .watch_stream import stream_events
 
@@ -155,7 +154,7 @@ class ResourceEndpoints:
         media = media_type(request)
         if media == protobuf.MEDIA_TYPE:  # how typed clients send built-in kinds (kubectl create namespace)
             return protobuf.decode_object(await read_body(request))
-        return field_validated(request_context(request), decode_with_duplicates(await read_body(request), media))
+        return field_validated(request_context(request), await decode_off_loop(await read_body(request), media))
 
     async def create(self, request: web.Request) -> web.Response:
         ctx = request_context(request)

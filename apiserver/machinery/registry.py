@@ -33,6 +33,7 @@ from .errors import (
 )
 from .managedfields import ApplyResult, record_update, server_side_apply
 from .names import generate_name
+from .offload import off_loop_if_large
 from .patch import apply_merge_patch
 from .prepared import LostRace, Prepared
 from .strategy import Strategy
@@ -95,7 +96,7 @@ class Registry:
         objmeta.check_type_meta(obj, rtype)
         objmeta.check_namespace(obj, namespace)
         self.authorize_write(ctx, "create", namespace, obj["metadata"].get("name") or "")
-        handle_unknown_fields(strategy, ctx, obj)
+        await off_loop_if_large(obj, handle_unknown_fields, strategy, ctx, obj)
         meta = obj["metadata"]
         objmeta.reset_server_fields(meta)
         strategy.prepare_for_create(obj)
@@ -105,14 +106,14 @@ class Registry:
             prefix = meta.get("generateName") or strategy.generate_name_prefix or None
             if prefix:
                 meta["name"] = generate_name(prefix)
-        validate(strategy, rtype, obj, None)
+        await off_loop_if_large(obj, validate, strategy, rtype, obj, None)
         strategy.canonicalize(obj)
         payload = strategy.payload.take(obj) if strategy.payload else None
         meta.update(uid=objmeta.new_uid(), creationTimestamp=objmeta.now_rfc3339(), generation=1)
         if managed_fields is not None:
             meta["managedFields"] = managed_fields
         else:
-            self._record_manager(ctx, None, obj)
+            await off_loop_if_large(obj, self._record_manager, ctx, None, obj)
         strategy.new_version(obj, None)
         prepared = Prepared(self, namespace, obj, None, payload, generate_prefix=prefix)
         await self._prepare_payload_write(ctx, prepared)
