@@ -64,8 +64,10 @@ def _key(manager: str, operation: str, api_version: str, subresource: str = "") 
     return manager, operation, "" if operation == "Apply" else api_version, subresource
 
 
-def _ignored(path: Path) -> bool:
-    """Stripped metadata, plus `status` (the main resource's reset fields)."""
+def _ignored(path: Path, subresource: str = "") -> bool:
+    """Stripped metadata, plus the reset fields: `status` for the main resource, all else for status."""
+    if subresource == "status":
+        return path in _STRIPPED or path[:1] != ("status",)
     return path in _STRIPPED or path[:1] == ("status",)
 
 
@@ -156,10 +158,10 @@ def _compare(lhs: Any, rhs: Any, path: Path, out: tuple[set, set, set]) -> None:
         modified.add(path)
 
 
-def _diff(old: dict, new: dict) -> tuple[set[Path], set[Path], set[Path]]:
+def _diff(old: dict, new: dict, subresource: str = "") -> tuple[set[Path], set[Path], set[Path]]:
     out: tuple[set, set, set] = (set(), set(), set())
     _compare(old, new, (), out)
-    return tuple({p for p in s if p and not _ignored(p)} for s in out)  # type: ignore[return-value]
+    return tuple({p for p in s if p and not _ignored(p, subresource)} for s in out)  # type: ignore[return-value]
 
 
 def _merge(live: dict, config: dict) -> dict:
@@ -252,23 +254,30 @@ def _body(obj: dict | None) -> dict:
     }
 
 
-def _update(owners: dict[Key, _Owner], old: dict, new: dict, manager: str, api_version: str, now: str) -> None:
+def _update(
+    owners: dict[Key, _Owner], old: dict, new: dict, manager: str, api_version: str, now: str, subresource: str = ""
+) -> None:
     """merge.Updater.Update via managedFieldsUpdater: changed fields move to (manager, Update)."""
-    added, modified, removed = _diff(old, new)
+    added, modified, removed = _diff(old, new, subresource)
     changed = added | modified
     for owner in owners.values():
         owner.fields -= changed | removed
-    key = _key(manager, "Update", api_version)
+    key = _key(manager, "Update", api_version, subresource)
     if changed:
-        owner = owners.setdefault(key, _Owner(manager, "Update", api_version, "", None, set()))
+        owner = owners.setdefault(key, _Owner(manager, "Update", api_version, subresource, None, set()))
         owner.fields |= changed
         owner.time = now
     for k in [k for k, o in owners.items() if not o.fields]:
         del owners[k]
 
 
-def record_update(old: dict | None, new: dict, manager: str, *, api_version: str, now: str) -> list[dict]:
+def record_update(
+    old: dict | None, new: dict, manager: str, *, api_version: str, now: str, subresource: str = ""
+) -> list[dict]:
     """managedFields after a create/update/non-apply patch by `manager` (an Update entry).
+
+    A write through the `status` subresource owns the status fields it changed (an entry with
+    `subresource: status`), as upstream's status endpoints record.
 
     As upstream, a request may set managedFields itself: `[]` or `[{}]` resets them, a valid
     non-empty list replaces them; otherwise (absent or invalid) the live object's entries are kept.
@@ -276,7 +285,7 @@ def record_update(old: dict | None, new: dict, manager: str, *, api_version: str
     requested = _live_entries(new)
     reset = requested == [] or requested == [{}]
     owners = {} if reset else _decode(requested) or _decode(_live_entries(old))
-    _update(owners, _body(old), _body(new), manager, api_version, now)
+    _update(owners, _body(old), _body(new), manager, api_version, now, subresource)
     return _encode(owners)
 
 

@@ -249,6 +249,28 @@ class Registry:
         self.authorize_write(ctx, "update", namespace, name)
         return await self._prepare_update(ctx, namespace, name, transform, precondition)
 
+    async def prepare_status_update(
+        self,
+        ctx: RequestContext,
+        namespace: str,
+        name: str,
+        status: dict[str, Any],
+        precondition: str,
+        *,
+        part_of: str | None = None,
+        operation: str = "update",
+    ) -> Prepared:
+        """The status subresource: `status` replaces the object's status and nothing else changes.
+
+        Validated, with managedFields and audit, as any write. `part_of` names the object whose
+        action this write belongs to (activating one keeper deactivates the others), which is
+        what is authorized; by default the object itself.
+        """
+        self.authorize_write(ctx, "update", namespace, part_of or name, operation=operation)
+        return await self._prepare_update(
+            ctx, namespace, name, lambda current: {**current, "status": status}, precondition, status_only=True
+        )
+
     async def _prepare_update(
         self,
         ctx: RequestContext,
@@ -258,6 +280,7 @@ class Registry:
         precondition: str | None,
         *,
         managed: Callable[[dict, dict], list] | None = None,
+        status_only: bool = False,
     ) -> Prepared:
         """`prepare_update` once authorized; `unchanged` when the write is a no-op."""
         rtype, strategy = self.type, self.strategy
@@ -274,7 +297,10 @@ class Registry:
         objmeta.reset_server_fields(meta)
         for key in ("uid", "creationTimestamp", "generation"):
             meta[key] = old_meta[key]
-        strategy.prepare_for_update(new, old)
+        if status_only:
+            strategy.prepare_for_status_update(new, old)
+        else:
+            strategy.prepare_for_update(new, old)
         strip_payload_from_last_applied(strategy.payload, new)
         validate(strategy, rtype, new, old)
         strategy.canonicalize(new)
@@ -283,7 +309,7 @@ class Registry:
         if managed is not None:
             meta["managedFields"] = managed(old, new)
         else:
-            self._record_manager(ctx, old, new)
+            self._record_manager(ctx, old, new, "status" if status_only else "")
         if payload_unchanged and objmeta.same_object(new, old):
             return Prepared(self, namespace, old, stored.revision, None, unchanged=True)
         if not payload_unchanged or new.get("spec") != old.get("spec"):
@@ -420,10 +446,10 @@ class Registry:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _record_manager(self, ctx: RequestContext, old: dict | None, new: dict) -> None:
+    def _record_manager(self, ctx: RequestContext, old: dict | None, new: dict, subresource: str = "") -> None:
         manager = ctx.field_manager or ctx.default_manager
         new["metadata"]["managedFields"] = record_update(
-            old, new, manager, api_version=self.type.api_version, now=objmeta.now_rfc3339()
+            old, new, manager, api_version=self.type.api_version, now=objmeta.now_rfc3339(), subresource=subresource
         )
 
     def _index_conflict(self, name: str, exc: IndexKeyTaken) -> KeyTaken:

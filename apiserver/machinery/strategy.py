@@ -7,6 +7,7 @@ HTTP and nothing of other kinds.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -99,6 +100,16 @@ class Strategy:
             new["status"] = old["status"]
         else:
             new.pop("status", None)
+
+    def prepare_for_status_update(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        """A status write (the server's, never a client's) changes the status and nothing else."""
+        status = new.get("status")
+        new.clear()
+        new.update(copy.deepcopy(old))
+        if status is None:
+            new.pop("status", None)
+        else:
+            new["status"] = status
 
     def validate(self, obj: dict[str, Any], old: dict[str, Any] | None) -> list[Cause]:
         """Semantic rules beyond the schema; `old` is None on create. Pure: it changes nothing."""

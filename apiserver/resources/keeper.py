@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..machinery.errors import Cause, conflict, field_error
+from ..machinery.errors import Cause, Conflict, conflict, conflict_message, field_error
 from ..machinery.strategy import ResourceType, Strategy, TableColumn
 from ..machinery.table import age
 from ..store.model import StoredObject
@@ -40,6 +40,10 @@ def active_keeper(keepers: Iterable[StoredObject]) -> str:
 def keeper_type(obj: dict[str, Any]) -> str:
     spec = obj.get("spec") or {}
     return next((p for p in PROVIDERS if spec.get(p) is not None), SYSTEM_KEEPER)
+
+
+class KeeperActivatedMeanwhile(Conflict):
+    """Two activations raced: the one that committed second is recomputed on the first one's result."""
 
 
 class KeeperStrategy(Strategy):
@@ -89,6 +93,20 @@ class KeeperStrategy(Strategy):
         if isinstance(aws, dict):
             causes += _aws_causes(aws)
         return causes
+
+    def check_in_transaction(self, txn: Txn, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        """At most one keeper is active: an activation that raced another one is refused (and retried)."""
+        if not obj.get("status", {}).get("active"):
+            return
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        for stored in txn.iter_current(KEEPERS.resource, namespace):
+            if stored.name != name and stored.body.get("status", {}).get("active"):
+                raise KeeperActivatedMeanwhile(
+                    conflict_message(KEEPERS.resource, name, GROUP, "another keeper was activated meanwhile"),
+                    GROUP,
+                    KEEPERS.resource,
+                    name,
+                )
 
     def check_delete(self, txn: Txn, obj: dict[str, Any]) -> None:
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from ..machinery.context import RequestContext
-from ..machinery.errors import ApiError, not_found
+from ..machinery.errors import ApiError, Conflict, not_found
+from ..machinery.prepared import Prepared
 from ..machinery.registry import Registry
-from ..resources.keeper import HEALTHY, KEEPERS, STORING_TYPES, SYSTEM_KEEPER, keeper_type, system_keeper
+from ..resources.keeper import (
+    HEALTHY,
+    KEEPERS,
+    STORING_TYPES,
+    SYSTEM_KEEPER,
+    KeeperActivatedMeanwhile,
+    keeper_type,
+    system_keeper,
+)
 from ..resources.namespace import NAMESPACES
-from ..store.model import ObjectWrite, StoredObject
-from ..store.txn import Txn
 from .external_values import ExternalValues
+
+_RETRIES = 8
 
 
 class KeeperService:
@@ -33,37 +41,43 @@ class KeeperService:
         if stored is not None:
             health = await self._check(ctx, namespace, stored.body)
 
-        def switch(txn: Txn) -> Any:
-            chosen: ObjectWrite | StoredObject | None = None
-            for current in list(txn.iter_current(KEEPERS.resource, namespace)):
-                should_be = current.name == name
-                status = current.body.get("status", {})
-                checked = should_be and health is not None and status.get("health") != health
-                if bool(status.get("active")) != should_be or checked:
-                    body = copy.deepcopy(current.body)
-                    body["status"] = {**status, "active": should_be}
-                    if should_be and health is not None:
-                        body["status"]["health"] = health
-                    write = txn.update(
-                        KEEPERS.resource,
-                        namespace,
-                        current.name,
-                        body,
-                        expected_revision=current.revision,
-                        index_key=current.index_key,
-                    )
-                    if should_be:
-                        chosen = write
-                elif should_be:
-                    chosen = current
-            if name != SYSTEM_KEEPER and chosen is None:
-                raise not_found(KEEPERS.resource, name, KEEPERS.group)
-            return chosen
-
-        self.registry.auditor.check_available()
-        chosen = await self.store.commit(switch)
+        for attempt in range(_RETRIES):
+            try:
+                chosen = await self._switch(ctx, namespace, name, health)
+                break
+            except (KeeperActivatedMeanwhile, Conflict):
+                if attempt == _RETRIES - 1:
+                    raise
         self.registry.auditor.record(ctx, "activate", KEEPERS.resource, namespace, name, "success")
-        return system_keeper(namespace, True) if chosen is None else chosen.body
+        return system_keeper(namespace, True) if chosen is None else chosen
+
+    async def _switch(
+        self, ctx: RequestContext, namespace: str, name: str, health: str | None
+    ) -> dict[str, Any] | None:
+        """Status writes through the registry: the others deactivated first, the chosen one last."""
+        writes: list[Prepared] = []
+        chosen: dict[str, Any] | None = None
+        for current in sorted(self.store.iter_current(KEEPERS.resource, namespace), key=lambda s: s.name == name):
+            should_be = current.name == name
+            status = current.body.get("status", {})
+            checked = should_be and health is not None and status.get("health") != health
+            if bool(status.get("active")) == should_be and not checked:
+                chosen = current.body if should_be else chosen
+                continue
+            new_status = {**status, "active": should_be}
+            if should_be and health is not None:
+                new_status["health"] = health
+            prepared = await self.registry.prepare_status_update(
+                ctx, namespace, current.name, new_status, str(current.revision), part_of=name, operation="activate"
+            )
+            writes.append(prepared)
+        if name != SYSTEM_KEEPER and chosen is None and not any(p.name == name for p in writes):
+            raise not_found(KEEPERS.resource, name, KEEPERS.group)  # deleted meanwhile
+        results = await self.registry.commit(ctx, writes) if writes else []
+        for prepared, result in zip(writes, results, strict=True):
+            if prepared.name == name:
+                chosen = result
+        return chosen
 
     async def _check(self, ctx: RequestContext, namespace: str, keeper: dict[str, Any]) -> str | None:
         """Before activation: a keeper that stores values must work now (a dry AssumeRole for aws).
