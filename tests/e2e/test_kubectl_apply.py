@@ -24,8 +24,8 @@ def test_apply_keeper_twice_created_then_unchanged(kubectl, server, ns, tmp_path
     after = server.session.get(server.keeper_url(ns, "aws-main")).json()
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     table = kubectl.ok("get", "keepers", "-n", ns).splitlines()
-    assert table[0].split() == ["NAME", "DESCRIPTION", "TYPE", "ACTIVE", "AGE"]
-    assert table[1].split()[:5] == ["aws-main", "AWS", "keeper", "aws", "false"]
+    assert table[0].split() == ["NAME", "DESCRIPTION", "TYPE", "ACTIVE", "HEALTH", "AGE"]
+    assert table[1].split()[:6] == ["aws-main", "AWS", "keeper", "aws", "false", "Unchecked"]
 
 
 def test_apply_secure_value_twice_keeps_version(kubectl, server, ns, tmp_path):
