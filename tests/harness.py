@@ -46,6 +46,17 @@ def free_port() -> int:
     raise AssertionError("unreachable: the cycle never ends")
 
 
+def stop_process_group(process: subprocess.Popen | None) -> None:
+    """SIGTERM to a process started with `start_new_session=True` and its children; SIGKILL after 10 s."""
+    if process and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
 @dataclass
 class Server:
     """One server process. `session` carries the admin token; `url` ends without a slash."""
@@ -104,13 +115,7 @@ class Server:
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_process_group(self.process)
         self.process = None
 
     def restart(self) -> Server:

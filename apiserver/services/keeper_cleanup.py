@@ -9,8 +9,6 @@ stays, marked, for an operator (see docs/aws-keeper.md), and the failure is logg
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -18,18 +16,20 @@ from collections.abc import Callable
 
 from ..keepers.aws import AwsSecretsManager
 from ..keepers.errors import KeeperError
-from ..store.errors import StoreError
 from ..store.model import StoredObject
 from ..store.store import Store
 from ..store.txn import Txn
 from .keeper_records import PENDING, target_of
+from .periodic import Periodic
 
 log = logging.getLogger("apiserver.keepers.cleanup")
 
 MAX_BACKOFF_SECONDS = 600.0
 
 
-class KeeperCleanup:
+class KeeperCleanup(Periodic):
+    name = "keeper-cleanup"
+
     def __init__(
         self,
         store: Store,
@@ -42,38 +42,17 @@ class KeeperCleanup:
         max_attempts: int = 10,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(interval)
         self.store = store
         self.aws = aws
         self.holder = holder  # this replica's name in leases
-        self.interval = interval
         self.batch = batch
         self.lease = lease
         self.max_attempts = max_attempts
-        self._clock = clock
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="keeper-cleanup")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except StoreError as exc:  # the database is away: the records wait for the next round
-                log.warning("keeper cleanup postponed: %s", type(exc).__name__)
-            except Exception:  # a bug must not end the worker for the process's lifetime
-                log.exception("keeper cleanup round failed")
-            await asyncio.sleep(self.interval)
+        self.clock = clock
 
     def due(self) -> list[StoredObject]:
-        now = self._clock()
+        now = self.clock()
         found = []
         for stored in self.store.iter_current(PENDING, ""):
             body = stored.body
@@ -112,7 +91,7 @@ class KeeperCleanup:
         return done
 
     def _lease(self, txn: Txn, candidates: list[StoredObject]) -> list[str]:
-        now = self._clock()
+        now = self.clock()
         leased = []
         for candidate in candidates:
             current = txn.get(PENDING, "", candidate.name)
@@ -131,7 +110,7 @@ class KeeperCleanup:
         body = current.body
         attempts = body["attempts"]
         delay = min(self.interval * 2 ** (attempts - 1), MAX_BACKOFF_SECONDS)
-        body.update(leaseHolder="", leaseUntil=0.0, due=self._clock() + delay, lastError=str(exc))
+        body.update(leaseHolder="", leaseUntil=0.0, due=self.clock() + delay, lastError=str(exc))
         txn.update(PENDING, "", stored.name, body, expected_revision=current.revision)
         if attempts >= self.max_attempts:
             log.error(

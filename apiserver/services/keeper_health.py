@@ -7,7 +7,6 @@ cannot be reached. A keeper's status is written only when its health changes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -19,36 +18,18 @@ from ..store.errors import StoreError
 from ..store.model import StoredObject
 from ..store.txn import Txn
 from .external_values import ExternalValues, target_from_spec
+from .periodic import Periodic
 
 log = logging.getLogger("apiserver.keepers.health")
 
 
-class KeeperHealth:
+class KeeperHealth(Periodic):
+    name = "keeper-health"
+
     def __init__(self, external: ExternalValues, interval: float = 60.0) -> None:
+        super().__init__(interval)
         self.external = external
         self.store = external.store
-        self.interval = interval
-        self._task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="keeper-health")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.run_once()
-            except StoreError as exc:
-                log.warning("keeper health check postponed: %s", type(exc).__name__)
-            except Exception:  # a bug must not end the checks for the process's lifetime
-                log.exception("keeper health check failed")
 
     async def run_once(self) -> None:
         for stored in list(self.store.iter_current(KEEPERS.resource, None)):

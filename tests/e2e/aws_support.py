@@ -19,7 +19,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from harness import free_port
+from harness import free_port, stop_process_group
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -64,13 +64,7 @@ class MotoServer:
         raise RuntimeError("moto did not start")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_process_group(self.process)
         self.process = None
 
     def client(self, service: str):
