@@ -171,14 +171,14 @@ def test_two_replicas_on_postgres_share_the_cleanup_without_racing(tmp_path, mot
         for i, name in enumerate(names):
             assert replicas[(i + 1) % 2].session.delete(replicas[(i + 1) % 2].sv_url(name=name)).status_code == 200
         wait_for(lambda: our_secrets(moto) == [], timeout=60)
-        deleted = [
-            [
-                line.split("deleted AWS secret ")[1].split(" ")[0]
-                for line in r.log().splitlines()
-                if "deleted AWS" in line
-            ]
-            for r in replicas
-        ]
+
+        def deleted_by_each() -> list[list[str]] | None:
+            logs = [r.log().splitlines() for r in replicas]
+            found = [[line.split()[-7] for line in log if "deleted AWS secret" in line] for log in logs]
+            return found if len(found[0]) + len(found[1]) >= len(arns) else None
+
+        # A replica logs a deletion once it has committed it, a moment after AWS answered.
+        deleted = wait_for(deleted_by_each)
         # Each secret was deleted by exactly one replica: the leases kept them from doing it twice.
         assert sorted(deleted[0] + deleted[1]) == sorted(arns)
         assert not set(deleted[0]) & set(deleted[1])
