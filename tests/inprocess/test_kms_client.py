@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from clocks import ManualClock
 from fake_data_keys import FakeRepository
 
 from apiserver.crypto.envelope import Envelope
@@ -46,14 +47,6 @@ class Plugin(api_pb2_grpc.KeyManagementServiceServicer):
         return api_pb2.DecryptResponse(plaintext=bytes(b ^ 0x5A for b in request.ciphertext))
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def plugin():
     directory = Path(tempfile.mkdtemp(prefix="kmsc-", dir="/tmp"))
@@ -71,7 +64,7 @@ async def plugin():
 
 @pytest.fixture
 async def client(plugin):
-    clock = Clock()
+    clock = ManualClock(1000.0)
     calls: list[tuple[str, str]] = []
     kms = KmsPlugin(plugin.socket, timeout=2.0, status_interval=0, grace=30.0, clock=clock)
     kms.record = lambda method, code, seconds: calls.append((method, code))

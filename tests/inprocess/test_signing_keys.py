@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jwt
 import pytest
+from clocks import ManualClock
 
 from apiserver.machinery.context import Principal
 from apiserver.services.access_tokens import (
@@ -18,17 +19,9 @@ from apiserver.services.tokens import TokenRequest
 KEEP_FOR = 3630.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 2_000_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(2_000_000_000.0)
 
 
 @pytest.fixture

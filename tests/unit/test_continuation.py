@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from clocks import ManualClock
 
 from apiserver.machinery.continuation import ContinueTokens, Position
 from apiserver.machinery.errors import ApiError
 
 
-class Clock:
-    def __init__(self, now: float = 1_700_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_700_000_000.0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def tokens(clock: Clock) -> ContinueTokens:
+def tokens(clock: ManualClock) -> ContinueTokens:
     return ContinueTokens(b"k" * 32, ttl_seconds=60.0, clock=clock)
 
 
@@ -32,7 +25,7 @@ def reason(call) -> tuple[int, str]:
     return caught.value.code, caught.value.reason
 
 
-def test_a_token_reads_back_its_position_until_the_ttl_has_passed(tokens: ContinueTokens, clock: Clock) -> None:
+def test_a_token_reads_back_its_position_until_the_ttl_has_passed(tokens: ContinueTokens, clock: ManualClock) -> None:
     position = Position(42, "default", "b")
     token = tokens.issue(position, "labelSelector=a")
     clock.now += 59.999
@@ -41,7 +34,7 @@ def test_a_token_reads_back_its_position_until_the_ttl_has_passed(tokens: Contin
     assert reason(lambda: tokens.read(token, "labelSelector=a")) == (410, "Expired")
 
 
-def test_a_token_is_bound_to_its_query_and_to_the_secret(tokens: ContinueTokens, clock: Clock) -> None:
+def test_a_token_is_bound_to_its_query_and_to_the_secret(tokens: ContinueTokens, clock: ManualClock) -> None:
     token = tokens.issue(Position(7, "default", "a"), "limit=2")
     assert reason(lambda: tokens.read(token, "limit=2&labelSelector=x")) == (400, "BadRequest")
     other_server = ContinueTokens(b"o" * 32, ttl_seconds=60.0, clock=clock)

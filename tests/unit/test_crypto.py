@@ -10,6 +10,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from clocks import ManualClock
 from fake_data_keys import FakeRepository
 
 from apiserver.crypto import (
@@ -28,14 +29,6 @@ from apiserver.crypto import (
 )
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def ring(*ids: str) -> KekRing:
     return KekRing(Kek(kek_id, os.urandom(32)) for kek_id in ids or ("kek-test",))
 
@@ -46,12 +39,12 @@ def repo() -> FakeRepository:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def envelope(repo: FakeRepository, clock: Clock) -> Envelope:
+def envelope(repo: FakeRepository, clock: ManualClock) -> Envelope:
     return Envelope(ring(), repo, rotation_period=100.0, clock=clock)
 
 
@@ -112,7 +105,7 @@ async def test_aad_binds_row(envelope: Envelope, namespace: str, name: str, vers
         await envelope.decrypt(namespace, name, version, ct)
 
 
-async def test_aad_binds_row_with_a_fresh_instance(repo: FakeRepository, clock: Clock) -> None:
+async def test_aad_binds_row_with_a_fresh_instance(repo: FakeRepository, clock: ManualClock) -> None:
     # Same checks without the in-memory DEK cache: everything comes from the repository.
     keks = ring()
     ct = await Envelope(keks, repo, clock=clock).encrypt("ns", "a", 1, b"v")
@@ -132,7 +125,7 @@ async def test_tampered_blob_and_unknown_dek_fail(envelope: Envelope) -> None:
         await envelope.decrypt("ns", "a", 1, Ciphertext("dek-0000000000000000", ct.blob))
 
 
-async def test_tampered_wrapped_dek_and_unknown_kek_fail(repo: FakeRepository, clock: Clock) -> None:
+async def test_tampered_wrapped_dek_and_unknown_kek_fail(repo: FakeRepository, clock: ManualClock) -> None:
     keks = ring()
     ct = await Envelope(keks, repo, clock=clock).encrypt("ns", "a", 1, b"s3cret")
     record = repo.records[ct.data_key_id]
@@ -144,7 +137,7 @@ async def test_tampered_wrapped_dek_and_unknown_kek_fail(repo: FakeRepository, c
         await Envelope(ring("kek-other"), repo, clock=clock).decrypt("ns", "a", 1, ct)
 
 
-async def test_wrapped_dek_cannot_move_to_another_namespace(repo: FakeRepository, clock: Clock) -> None:
+async def test_wrapped_dek_cannot_move_to_another_namespace(repo: FakeRepository, clock: ManualClock) -> None:
     keks = ring()
     ct = await Envelope(keks, repo, clock=clock).encrypt("ns", "a", 1, b"s3cret")
     record = repo.records[ct.data_key_id]
@@ -173,7 +166,7 @@ async def test_steady_state_encrypt_and_decrypt_do_not_touch_repository(
     assert repo.calls == calls
 
 
-async def test_existing_active_dek_is_reused_by_a_new_instance(repo: FakeRepository, clock: Clock) -> None:
+async def test_existing_active_dek_is_reused_by_a_new_instance(repo: FakeRepository, clock: ManualClock) -> None:
     keks = ring()
     first = await Envelope(keks, repo, clock=clock).encrypt("ns", "a", 1, b"v")
     second = await Envelope(keks, repo, clock=clock).encrypt("ns", "b", 1, b"v")
@@ -187,7 +180,7 @@ async def test_concurrent_first_encrypts_create_one_dek(envelope: Envelope, repo
     assert len(repo.records) == 1
 
 
-async def test_rotation_after_period(envelope: Envelope, repo: FakeRepository, clock: Clock) -> None:
+async def test_rotation_after_period(envelope: Envelope, repo: FakeRepository, clock: ManualClock) -> None:
     old = await envelope.encrypt("ns", "a", 1, b"old")
     clock.now += 99.0
     assert (await envelope.encrypt("ns", "a", 2, b"v")).data_key_id == old.data_key_id
@@ -199,7 +192,7 @@ async def test_rotation_after_period(envelope: Envelope, repo: FakeRepository, c
     assert await envelope.decrypt("ns", "a", 3, new) == b"new"
 
 
-async def test_stale_dek_in_repository_is_not_reused(repo: FakeRepository, clock: Clock) -> None:
+async def test_stale_dek_in_repository_is_not_reused(repo: FakeRepository, clock: ManualClock) -> None:
     keks = ring()
     old = await Envelope(keks, repo, rotation_period=100.0, clock=clock).encrypt("ns", "a", 1, b"v")
     clock.now += 500.0
@@ -217,7 +210,7 @@ async def test_rotation_on_demand(envelope: Envelope, repo: FakeRepository) -> N
     assert await envelope.decrypt("ns", "a", 1, old) == b"old"
 
 
-async def test_forget_active_picks_up_rotation_by_another_replica(repo: FakeRepository, clock: Clock) -> None:
+async def test_forget_active_picks_up_rotation_by_another_replica(repo: FakeRepository, clock: ManualClock) -> None:
     keks = ring()
     replica1 = Envelope(keks, repo, clock=clock)
     replica2 = Envelope(keks, repo, clock=clock)
@@ -345,7 +338,7 @@ def test_parse_kek_env_errors(value: str, match: str) -> None:
 # --- KEK rotation -----------------------------------------------------------------------------
 
 
-async def test_appended_kek_then_rewrap_all(tmp_path: Path, repo: FakeRepository, clock: Clock) -> None:
+async def test_appended_kek_then_rewrap_all(tmp_path: Path, repo: FakeRepository, clock: ManualClock) -> None:
     """The operator's rotation (docs/keys.md): append a KEK line to the file, reload, re-wrap."""
     path = tmp_path / "kek"
     old_ring = load_kek_file(path, create=True)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
+from clocks import ManualClock
+
 from apiserver.http.ratelimit import FailureLimiter
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_blocks_after_the_limit_per_address_until_failures_age_out():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = FailureLimiter(limit=3, window=10.0, clock=clock)
     for _ in range(3):
         limiter.failed("a")
@@ -28,7 +22,7 @@ def test_blocks_after_the_limit_per_address_until_failures_age_out():
 
 
 def test_memory_is_bounded():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = FailureLimiter(limit=1, window=10.0, max_sources=100, clock=clock)
     for i in range(1000):
         limiter.failed(f"10.0.{i // 256}.{i % 256}")

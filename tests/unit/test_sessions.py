@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from clocks import ManualClock
 
 from apiserver.services.sessions import STORE_RESOURCE, SessionService
 from apiserver.services.tokens import TokenRequest, TokenService
@@ -12,20 +13,12 @@ from apiserver.store.store import Store
 ADMIN = "sas_unit-admin-token"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 async def parts(tmp_path):
     store = Store(SqliteBackend(tmp_path / "db"))
     await store.open()
     tokens = TokenService(ADMIN, store)
-    clock = Clock()
+    clock = ManualClock()
     yield store, tokens, SessionService(store, tokens, idle_seconds=600, clock=clock), clock
     await store.close()
 
