@@ -6,7 +6,8 @@ import logging
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -36,11 +37,13 @@ from .ops.health import HealthChecks, ping
 from .ops.metrics import Metrics
 from .resources.keeper import KeeperStrategy
 from .resources.namespace import DEFAULT_NAMESPACE, NamespaceStrategy
+from .resources.secretstore import SecretStoreStrategy
 from .resources.securevalue import SecureValueStrategy
 from .services.access_tokens import LEEWAY, MAX_LIFETIME, AccessTokenIssuer, AccessTokenVerifier, TrustedKeys
 from .services.audit import AuditLog
 from .services.authz import Authorizer
-from .services.cloudflare_secrets import CloudflareServices
+from .services.cloudflare_secrets import CLOUDFLARE_VALUE_LIMIT, CloudflareSecrets, CloudflareServices
+from .services.cloudflare_stores import CloudflareAccounts, CloudflareStores, SecureValuesAuthority
 from .services.decrypt import DecryptService
 from .services.external_values import ExternalValues
 from .services.facade_namespaces import FacadeNamespaces
@@ -84,18 +87,18 @@ class Components:
     influxdb_values: FacadeValues  # the InfluxDB facade's values (InfluxDB's limits)
     cloudflare: CloudflareServices  # the Cloudflare Secrets Store facade's services
     sessions: SessionService  # the browser page's sessions
-    keys: KeyService | None = None  # key maintenance: status, rotation, re-wrap, re-encryption
-    signing_keys: SigningKeys | None = None  # the keys that sign access tokens (token exchange)
-    access_issuer: AccessTokenIssuer | None = None
-    access_verifier: AccessTokenVerifier | None = None  # Grafana access tokens presented over gRPC
-    registries: dict[str, Registry] = field(default_factory=dict)
-    kms: KmsPlugin | None = None  # the KMS v2 plugin that wraps the data keys (--kms-socket)
+    keys: KeyService  # key maintenance: status, rotation, re-wrap, re-encryption
+    signing_keys: SigningKeys  # the keys that sign access tokens (token exchange)
+    access_issuer: AccessTokenIssuer
+    access_verifier: AccessTokenVerifier  # Grafana access tokens presented over gRPC
+    registries: dict[str, Registry]  # the native surface's, by resource
     # What /livez and /readyz run, and the series /metrics exports (apiserver/ops, docs/observability.md).
-    health: HealthChecks = field(default_factory=HealthChecks)
-    metrics: Metrics = field(default_factory=Metrics)
-    external: ExternalValues | None = None  # values kept in AWS Secrets Manager (aws keepers)
-    keeper_cleanup: KeeperCleanup | None = None
-    keeper_health: KeeperHealth | None = None
+    health: HealthChecks
+    metrics: Metrics
+    external: ExternalValues  # values kept in AWS Secrets Manager (aws keepers)
+    keeper_cleanup: KeeperCleanup
+    keeper_health: KeeperHealth
+    kms: KmsPlugin | None = None  # the KMS v2 plugin that wraps the data keys (--kms-socket)
 
 
 COMPONENTS = web.AppKey("components", Components)
@@ -161,60 +164,21 @@ def build_components(settings: Settings) -> Components:
     aws = AwsSecretsManager(max_workers=settings.aws_max_workers, timeout=settings.aws_timeout_seconds)
     external = ExternalValues(store, aws, create_grace=settings.keeper_create_grace_seconds)
     payload = SecureValuePayload(store, envelope, external)
-    sv_strategy = SecureValueStrategy(store)
-    sv_strategy.payload = payload
-    secure_values = Registry(sv_strategy, store, authorizer, auditor)
+
+    def secure_value_registry(**limits: Any) -> Registry:
+        # One registry per surface over the same store: value limits follow the API a write comes through.
+        return Registry(SecureValueStrategy(store, payload, **limits), store, authorizer, auditor)
+
+    secure_values = secure_value_registry()  # Grafana's limits
     keepers = Registry(KeeperStrategy(store), store, authorizer, auditor)
     namespaces = Registry(NamespaceStrategy(store), store, authorizer, auditor)
-    components = Components(
-        settings,
-        store,
-        envelope,
-        ContinueTokens(b"", settings.continue_ttl_seconds),
-        namespaces,
-        secure_values,
-        keepers,
-        KeeperService(keepers, external),
-        payload,
-        tokens,
-        authorizer,
-        auditor,
-        decrypt=DecryptService(store, payload, tokens, auditor, metrics),
-        token_admin=TokenAdmin(tokens, authorizer, auditor),
-        # InfluxDB has no value limit of its own: the request body limit bounds a value; `null` is stored as "".
-        influxdb_values=FacadeValues.for_surface(
-            store, authorizer, auditor, payload, value_limit=settings.max_body_bytes, allow_empty_value=True
-        ),
-        cloudflare=CloudflareServices.build(
-            store,
-            authorizer,
-            auditor,
-            payload,
-            max_stores=settings.cloudflare_max_stores,
-            quota=settings.cloudflare_secrets_quota,
-        ),
-        sessions=SessionService(store, tokens, idle_seconds=settings.ui_session_idle_seconds),
-        metrics=metrics,
-    )
-    components.keys = KeyService(
-        envelope,
-        data_keys,
-        store,
-        authorizer,
-        auditor,
-        load_keks=reload_keks,
-        retire_grace=settings.dek_retire_grace_seconds,
-    )
     # Old signing keys stay trusted as long as the longest access token they may have signed lives.
     signing_keys = SigningKeys(store, envelope, keep_for=MAX_LIFETIME + LEEWAY)
-    components.signing_keys = signing_keys
-    components.access_issuer = AccessTokenIssuer(tokens, signing_keys)
-    components.access_verifier = AccessTokenVerifier(TrustedKeys(signing_keys, settings.grafana_jwks))
-    components.registries = {r.type.resource: r for r in (secure_values, keepers, namespaces)}
-    components.health.add("ping", ping, liveness=True)
-    components.health.add("store", store.health)
-    components.health.add("audit", auditor.health)
-    auditor.metrics = components.metrics
+    health = HealthChecks()
+    health.add("ping", ping, liveness=True)
+    health.add("store", store.health)
+    health.add("audit", auditor.health)
+    auditor.metrics = metrics
     metrics.add_sampler(
         "apiserver_storage_objects", "Objects in the cache, by resource.", ("resource",), store.object_counts
     )
@@ -222,19 +186,76 @@ def build_components(settings: Settings) -> Components:
         "apiserver_registered_watchers", "Watchers registered, by resource.", ("resource",), store.watcher_counts
     )
     if kms is not None:
-        components.kms = kms
-        kms.record = components.metrics.record_kms_call
-        components.health.add("kms", kms.health)
-    components.external = external
-    components.keeper_cleanup = KeeperCleanup(
-        store,
-        aws,
-        holder="",
-        interval=settings.keeper_cleanup_seconds,
-        max_attempts=settings.keeper_cleanup_attempts,
+        kms.record = metrics.record_kms_call
+        health.add("kms", kms.health)
+    return Components(
+        settings=settings,
+        store=store,
+        envelope=envelope,
+        continue_tokens=ContinueTokens(b"", settings.continue_ttl_seconds),
+        namespaces=namespaces,
+        secure_values=secure_values,
+        keepers=keepers,
+        keeper_service=KeeperService(keepers, external),
+        payload=payload,
+        tokens=tokens,
+        authorizer=authorizer,
+        auditor=auditor,
+        decrypt=DecryptService(store, payload, tokens, auditor, metrics),
+        token_admin=TokenAdmin(tokens, authorizer, auditor),
+        # InfluxDB has no value limit of its own: the request body limit bounds a value; `null` is stored as "".
+        influxdb_values=FacadeValues(
+            secure_value_registry(value_limit=settings.max_body_bytes, allow_empty_value=True), payload
+        ),
+        cloudflare=_cloudflare_services(settings, store, authorizer, auditor, secure_value_registry, payload),
+        sessions=SessionService(store, tokens, idle_seconds=settings.ui_session_idle_seconds),
+        keys=KeyService(
+            envelope,
+            data_keys,
+            store,
+            authorizer,
+            auditor,
+            load_keks=reload_keks,
+            retire_grace=settings.dek_retire_grace_seconds,
+        ),
+        signing_keys=signing_keys,
+        access_issuer=AccessTokenIssuer(tokens, signing_keys),
+        access_verifier=AccessTokenVerifier(TrustedKeys(signing_keys, settings.grafana_jwks)),
+        registries={r.type.resource: r for r in (secure_values, keepers, namespaces)},
+        health=health,
+        metrics=metrics,
+        external=external,
+        keeper_cleanup=KeeperCleanup(
+            store,
+            aws,
+            holder="",
+            interval=settings.keeper_cleanup_seconds,
+            max_attempts=settings.keeper_cleanup_attempts,
+        ),
+        keeper_health=KeeperHealth(external, settings.keeper_health_seconds),
+        kms=kms,
     )
-    components.keeper_health = KeeperHealth(external, settings.keeper_health_seconds)
-    return components
+
+
+def _cloudflare_services(
+    settings: Settings,
+    store: Store,
+    authorizer: Authorizer,
+    auditor: AuditLog,
+    secure_value_registry: Callable[..., Registry],
+    payload: SecureValuePayload,
+) -> CloudflareServices:
+    accounts = CloudflareAccounts(store, authorizer)
+    # A store only groups secrets: the secure-values permissions of its namespace govern it.
+    store_registry = Registry(
+        SecretStoreStrategy(store, settings.cloudflare_max_stores), store, SecureValuesAuthority(authorizer), auditor
+    )
+    stores = CloudflareStores(store_registry, accounts)
+    # Cloudflare's value limit, not Grafana's: 64 KiB.
+    values = FacadeValues(secure_value_registry(value_limit=CLOUDFLARE_VALUE_LIMIT), payload)
+    return CloudflareServices(
+        accounts, stores, CloudflareSecrets(values, stores, accounts, settings.cloudflare_secrets_quota)
+    )
 
 
 def _backend(settings: Settings):
@@ -254,9 +275,7 @@ async def _start(components: Components) -> KekReloader:
     if components.kms is not None:
         await components.kms.start()  # a plugin that does not answer yet leaves the server not ready
     await components.envelope.check_data_keys()
-    assert components.keys is not None
     kek_file = components.settings.kek_path if components.settings.kek is None else None
-    assert components.signing_keys is not None
     if components.settings.grpc_port is not None:
         # A server that serves Grafana's decrypt has its signing key from the first start (published at
         # /.well-known/jwks.json); elsewhere it is made by the first token exchange. Replicas share it.
@@ -278,13 +297,11 @@ async def _start(components: Components) -> KekReloader:
 async def _start_keepers(components: Components) -> None:
     """Name this server in AWS (one identity per store, so replicas agree) and start the cleanup worker."""
     external, cleanup = components.external, components.keeper_cleanup
-    assert external is not None and cleanup is not None
     identity = await components.store.setting("server-identity", lambda: secrets.token_hex(6))
     external.server_identity = identity
     external.aws.session_name = f"apiserver-{identity}"
     cleanup.holder = f"{identity}-{secrets.token_hex(4)}"  # replicas share the identity, not their leases
     cleanup.start()
-    assert components.keeper_health is not None
     components.keeper_health.start()
 
 
@@ -311,13 +328,10 @@ async def _lifecycle(app: web.Application):
     await reloader.stop()
     if components.kms is not None:
         await components.kms.stop()
-    if components.keeper_cleanup is not None:
-        await components.keeper_cleanup.stop()
-    if components.keeper_health is not None:
-        await components.keeper_health.stop()
+    await components.keeper_cleanup.stop()
+    await components.keeper_health.stop()
     await store.close()
-    if components.external is not None:
-        components.external.aws.close()
+    components.external.aws.close()
     await components.auditor.close()
 
 
@@ -363,7 +377,6 @@ def create_app(settings: Settings) -> web.Application:
     )
     decrypt_routes.add_routes(app, components.decrypt, native.GROUP_PREFIX)
     token_routes.add_routes(app, components.token_admin)
-    assert components.keys is not None
     key_routes.add_routes(app, components.keys)
     cloudflare.add_routes(app, components.cloudflare)
     influxdb.setup(
@@ -373,7 +386,6 @@ def create_app(settings: Settings) -> web.Application:
         components.settings.influxdb_decrypter,
     )
     ui_routes.add_routes(app, components.namespaces, components.tokens, components.sessions, components.authorizer)
-    assert components.access_issuer is not None and components.signing_keys is not None
     access_token_routes.add_routes(
         app, components.access_issuer, components.signing_keys, components.tokens, components.auditor
     )
@@ -383,7 +395,6 @@ def create_app(settings: Settings) -> web.Application:
 def _grpc_server(components: Components, limiter: FailureLimiter) -> Callable[[], AbstractAsyncContextManager[None]]:
     from .grpc import server  # grpcio only when a gRPC port is asked for
 
-    assert components.access_verifier is not None
     services = server.GrpcServices(
         components.settings,
         components.store,

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..machinery.errors import Cause, conflict, field_error
 from ..machinery.names import label_value_errors
-from ..machinery.strategy import ResourceType, Strategy, TableColumn
+from ..machinery.strategy import Payload, ResourceType, Strategy, TableColumn
 from ..machinery.table import age
 from ..store.store import Store
 from ..store.txn import Txn
@@ -46,12 +46,20 @@ class SecureValueStrategy(Strategy):
         TableColumn("Ref", priority=1, description="Reference in an external keeper"),
     )
 
-    def __init__(self, store: Store, value_limit: int = MAX_VALUE_BYTES, allow_empty_value: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        payload: Payload | None = None,
+        *,
+        value_limit: int = MAX_VALUE_BYTES,
+        allow_empty_value: bool = False,
+    ) -> None:
         """`value_limit` and `allow_empty_value` follow the surface the write comes through: InfluxDB stores `""`."""
         self.schema = load_schema("securevalue.json")
         if allow_empty_value:
             self.schema = self.schema.derive(_without_value_min_length)
         self.store = store
+        self.payload = payload
         self.value_limit = value_limit
         self.allow_empty_value = allow_empty_value
 

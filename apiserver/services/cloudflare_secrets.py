@@ -23,17 +23,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..machinery.audit import Auditor
-from ..machinery.context import Authorizer, RequestContext
+from ..machinery.context import RequestContext
 from ..machinery.errors import ApiError, not_found
-from ..machinery.registry import Registry
-from ..resources.secretstore import MAX_STORES_PER_NAMESPACE, STORE_GROUP, STORE_LABEL, SecretStoreStrategy
+from ..resources.secretstore import STORE_GROUP, STORE_LABEL
 from ..resources.securevalue import SECURE_VALUES, facade_key
-from ..store.store import Store
-from .cloudflare_stores import CloudflareAccounts, CloudflareStores, SecureValuesAuthority
+from .cloudflare_stores import CloudflareAccounts, CloudflareStores
 from .facade_values import FacadeValues, FacadeWrite
 from .secret_bytes import SecretBytes
-from .securevalues import SecureValuePayload
 
 CLOUDFLARE_RULE = "CloudflareRule"  # ApiError reason: the message is Cloudflare's snake_case identifier
 SCOPES = ("workers", "ai_gateway", "dex", "access", "containers", "websearch")
@@ -267,23 +263,3 @@ class CloudflareServices:
     accounts: CloudflareAccounts
     stores: CloudflareStores
     secrets: CloudflareSecrets
-
-    @classmethod
-    def build(
-        cls,
-        store: Store,
-        authorizer: Authorizer,
-        auditor: Auditor | None,
-        payload: SecureValuePayload,
-        *,
-        max_stores: int = MAX_STORES_PER_NAMESPACE,
-        quota: int = MAX_SECRETS_PER_NAMESPACE,
-    ) -> CloudflareServices:
-        # Values written through this facade follow Cloudflare's limits, not Grafana's: 64 KiB.
-        values = FacadeValues.for_surface(store, authorizer, auditor, payload, value_limit=CLOUDFLARE_VALUE_LIMIT)
-        accounts = CloudflareAccounts(store, authorizer)
-        stores = CloudflareStores(
-            Registry(SecretStoreStrategy(store, max_stores), store, SecureValuesAuthority(authorizer), auditor),
-            accounts,
-        )
-        return cls(accounts, stores, CloudflareSecrets(values, stores, accounts, quota))

@@ -46,19 +46,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..machinery.audit import Auditor
-from ..machinery.context import Authorizer, Principal, RequestContext
+from ..machinery.context import Principal, RequestContext
 from ..machinery.errors import AlreadyExists, ApiError, Conflict, bad_request, field_error, invalid, not_found
 from ..machinery.prepared import Prepared
 from ..machinery.registry import Registry
 from ..machinery.selectors import LabelSelector
 from ..resources import FACADE_KEY
-from ..resources.securevalue import SECURE_VALUES, SecureValueStrategy, facade_key
+from ..resources.securevalue import SECURE_VALUES, facade_key
 from .secret_bytes import SecretBytes
 from .securevalues import SecureValuePayload, ValueNotStored
 
 if TYPE_CHECKING:
-    from ..store.store import Store
+    pass
 
 _SLUG_MAX = 40
 _HASH_CHARS = 10  # 40 bits: a repeat needs the same slug too, and is then resolved by `attempt`
@@ -110,21 +109,7 @@ class KeyExists(AlreadyExists):
 
 
 class FacadeValues:
-    @classmethod
-    def for_surface(
-        cls,
-        store: Store,
-        authorizer: Authorizer,
-        auditor: Auditor | None,
-        payload: SecureValuePayload,
-        *,
-        value_limit: int,
-        allow_empty_value: bool = False,
-    ) -> FacadeValues:
-        """Values of one facade: its own registry, because value limits follow the surface a write comes through."""
-        strategy = SecureValueStrategy(store, value_limit=value_limit, allow_empty_value=allow_empty_value)
-        strategy.payload = payload
-        return cls(Registry(strategy, store, authorizer, auditor), payload)
+    """Over a registry of its own, whose SecureValueStrategy carries the facade's value limits."""
 
     def __init__(self, registry: Registry, payload: SecureValuePayload) -> None:
         self.registry = registry
