@@ -80,7 +80,7 @@ class SigningKeys:
     def keys(self) -> list[SigningKey]:
         """Every trusted key, newest first; keys retired longer ago than `keep_for` are left out."""
         now = self._clock()
-        found = [_key_from(s) for s in self.store.cache.iter_current(STORE_RESOURCE, "")]
+        found = [_key_from(s) for s in self.store.iter_current(STORE_RESOURCE, "")]
         live = [k for k in found if k.retired is None or now < k.retired + self.keep_for]
         return sorted(live, key=lambda k: k.created, reverse=True)
 

@@ -143,3 +143,15 @@ def test_the_checker_sees_type_only_and_lazy_imports() -> None:
     assert "apiserver.store.txn" in GRAPH["apiserver.machinery.strategy"]  # under `if TYPE_CHECKING:`
     assert "apiserver.grpc.server" in GRAPH["apiserver.app"]  # imported inside a function
     assert layer_of("apiserver.http.middlewares") > layer_of("apiserver.compat.influxdb")
+
+
+def test_only_the_store_reads_its_cache() -> None:
+    """Everything above `store/` reads through the Store's read interface or a transaction."""
+    readers = sorted(
+        f"{module_name(path)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        if "store" not in path.relative_to(PACKAGE).parts[:1]
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.Attribute) and node.attr == "cache"
+    )
+    assert not readers, f"read the store's cache directly: {', '.join(readers)}"
