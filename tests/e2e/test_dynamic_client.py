@@ -239,3 +239,22 @@ def test_delete_preconditions(sv, ns):
         assert "Precondition failed" in json.loads(error.value.body)["message"]
     ok = {"uid": obj.metadata.uid, "resourceVersion": obj.metadata.resourceVersion}
     assert sv.delete(name="pre", namespace=ns, body={"preconditions": ok}).status == "Success"
+
+
+def test_an_idle_watch_keeps_alive_without_odd_events(sv, ns):
+    """An idle watch receives a keep-alive space every 10 s: the client must see only real events."""
+    import threading
+    import time
+
+    latest = sv.get(namespace=ns).metadata.resourceVersion
+    later = threading.Timer(11.5, lambda: sv.create(body("late"), namespace=ns))
+    later.start()
+    try:
+        started = time.monotonic()
+        events = [
+            (e["type"], e["object"].metadata.name) for e in sv.watch(namespace=ns, resource_version=latest, timeout=13)
+        ]
+    finally:
+        later.join()
+    assert events == [("ADDED", "late")]
+    assert time.monotonic() - started > 11

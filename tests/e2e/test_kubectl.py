@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import sys
+import time
 
 import yaml
 from harness import secure_value
@@ -202,6 +203,20 @@ def test_get_watch_receives_update_by_another_client(server, kubectl, ns):
             assert line.split()[2:5] == ["system", "<none>", str(round_ + 2)]  # first event's columns kept
         finally:
             stream.close()
+
+
+def test_get_watch_stays_through_idle_keep_alives(server, kubectl, ns):
+    """An idle watch gets a keep-alive space every 10 s; kubectl's decoder skips it and prints the next event."""
+    create(server, ns, "first")
+    stream = kubectl.stream("get", "sv", "-n", ns, "-w")
+    try:
+        stream.wait_for(lambda line: line.split()[:1] == ["first"])
+        time.sleep(11.5)
+        create(server, ns, "after-idle")
+        stream.wait_for(lambda line: line.split()[:1] == ["after-idle"])
+        assert not [line for line in stream.seen if "error" in line.lower()], stream.seen
+    finally:
+        stream.close()
 
 
 def test_explain_prints_schema_descriptions(kubectl):
