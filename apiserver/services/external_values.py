@@ -123,7 +123,10 @@ class ExternalValues:
     async def read(self, obj: dict[str, Any]) -> SecretBytes:
         """The value the secure value points at; DecryptionError when AWS has no such value."""
         meta, spec, status = obj["metadata"], obj.get("spec", {}), obj.get("status", {})
-        target = self.target(meta["namespace"], status.get("keeper", ""))
+        try:
+            target = self.target(meta["namespace"], status.get("keeper", ""))
+        except ApiError:  # a keeper type that keeps nothing yet: no value to read, whatever the reason
+            raise DecryptionError() from None
         if spec.get("ref"):
             secret_id, version_id = str(spec["ref"]), None
         else:

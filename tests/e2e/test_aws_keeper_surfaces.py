@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
+import grpc
 import pytest
 from aws_support import activate_aws_keeper, moto, our_secrets, wait_for
-from grpc_support import start_grpc_server
+from grpc_support import code_of, start_grpc_server
 from harness import secure_value
 from influxdb_client.service.secrets_service import SecretsService
 from influxdb_support import client, native_keys, new_org
@@ -12,7 +16,9 @@ from kubectl_support import find_kubectl, make_kubectl
 
 
 def test_grpc_decrypt_reads_values_kept_in_aws(tmp_path, moto):
-    grpc_server = start_grpc_server(tmp_path / "data", env=moto.server_env(), seed=False)
+    grpc_server = start_grpc_server(
+        tmp_path / "data", env=moto.server_env(APISERVER_AWS_TIMEOUT_SECONDS="1"), seed=False
+    )
     server = grpc_server.server
     try:
         activate_aws_keeper(server)
@@ -29,6 +35,13 @@ def test_grpc_decrypt_reads_values_kept_in_aws(tmp_path, moto):
                 "absent": ("error", "not found"),
             }
         assert len(our_secrets(moto)) == 2
+        os.killpg(moto.process.pid, signal.SIGSTOP)  # AWS stops answering: the call is UNAVAILABLE, retried
+        try:
+            code = code_of(lambda: grpc_server.decrypt(["db"], metadata=metadata))
+            assert code == grpc.StatusCode.UNAVAILABLE
+        finally:
+            os.killpg(moto.process.pid, signal.SIGCONT)
+        assert grpc_server.decrypt(["db"], metadata=metadata) == {"db": "grpc-aws-value-1"}
     finally:
         server.stop()
 
