@@ -12,7 +12,6 @@ plugin: until it answers, `wrap` raises `KmsUnavailable`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -24,6 +23,7 @@ from typing import Any
 import grpc
 
 from ..grpc.generated.kmsv2 import api_pb2, api_pb2_grpc
+from ..ops.tasks import stop_task
 from .errors import DecryptionError, KmsUnavailable
 from .providers import Wrapping
 
@@ -204,9 +204,7 @@ class KmsPlugin:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         if self._channel is not None:
             await self._channel.close()

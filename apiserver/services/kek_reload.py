@@ -15,8 +15,8 @@ import signal
 from pathlib import Path
 
 from ..machinery.errors import ApiError
+from ..ops.tasks import stop_task
 from ..store.errors import StoreUnavailable
-from ..store.tasks import stop_task
 from .keys import KeyService
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from typing import Any
 
+from ..ops.tasks import stop_task
 from ..store.errors import StoreError
-from ..store.tasks import stop_task
 
 log = logging.getLogger("apiserver.periodic")
 

@@ -23,12 +23,12 @@ from typing import Any
 import asyncpg
 import orjson
 
+from ..ops.tasks import stop_task
 from .backend import DataKeyRow
 from .errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch, StorageFull, StoreUnavailable
 from .model import ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .pg_schema import migrate
 from .shared import Change
-from .tasks import stop_task
 
 log = logging.getLogger(__name__)
 

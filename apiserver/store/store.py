@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..ops.metrics import Metrics, Sample
+from ..ops.tasks import stop_task
 from .backend import Backend
 from .cache import ObjectCache, Watcher
 from .coalesced import CoalescedRead
@@ -39,7 +40,6 @@ from .errors import (
 from .model import DataKeyWrite, EventType, Key, ObjectWrite, PayloadWrite, StoredObject, WatchEvent, Write
 from .payload_cache import PayloadCache
 from .shared import Change, SharedBackend
-from .tasks import stop_task
 from .txn import Txn
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from apiserver.store.tasks import stop_task
+from apiserver.ops.tasks import stop_task
 
 
 async def test_a_swallowed_cancellation_is_repeated_until_the_task_stops():
