@@ -207,7 +207,7 @@ class Registry:
                     raise
                 continue  # deleted meanwhile: create it again
             return obj, False
-        raise conflict(self.type.resource, name, self.type.group, "too many concurrent writers; please try again")
+        raise self._too_many_writers(name)
 
     async def _guaranteed_update(
         self,
@@ -234,8 +234,11 @@ class Registry:
                 return (await self.commit(ctx, [prepared]))[0]
             except LostRace:
                 continue  # someone else wrote first: recompute on their result
-        rtype = self.type
-        raise conflict(rtype.resource, name, rtype.group, "too many concurrent writers; please try again")
+        raise self._too_many_writers(name)
+
+    def _too_many_writers(self, name: str) -> ApiError:
+        """The end of a retry loop that kept losing races (a guard against bugs, see `_guaranteed_update`)."""
+        return conflict(self.type.resource, name, self.type.group, "too many concurrent writers; please try again")
 
     async def prepare_update(
         self,
