@@ -88,7 +88,11 @@ def run(sizes: Sizes, workdir: Path, only: tuple[str, ...]) -> Report:
         for name in SCENARIOS:
             if name in only:
                 print(f"running {name}...", file=sys.stderr)
-                globals()[f"_{name}"](bench, report)
+                try:
+                    globals()[f"_{name}"](bench, report)
+                except Exception as exc:  # one broken scenario must not cost the figures of the others
+                    print(f"bench: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                    report.add(Row(name, verdict="FAILED", note=f"failed: {type(exc).__name__}: {exc}"))
         rss_end = server.rss_mb()
         report.add(Row("RSS at the end of the run", p50=f"{rss_end:.0f} MiB"), rss_end_mb=rss_end)
     finally:
@@ -342,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(report.render())
+    failed = [row.scenario for row in report.rows if row.verdict == "FAILED"]
     m = report.figures["machine_before"]
     print(
         f"\nmachine: {m['cores']} cores, {m['memory_gb']} GB, Python {m['python']}, "
@@ -349,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(json.dumps({"sizes": vars(sizes), **report.figures}, indent=2, default=str))
+    if failed:
+        print(f"bench: failed scenarios: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -39,6 +39,7 @@ def test_bench_entry_point_runs_every_scenario(wrk_installed, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     table = completed.stdout
+    assert "FAILED" not in table, table
     for row in (
         "start-up",
         "GET by name",
