@@ -33,6 +33,7 @@ import orjson
 from aiohttp import web
 
 from ..http.body import read_body
+from ..machinery.documents import duplicate_fields, json_duplicates
 from ..machinery.errors import (
     AlreadyExists,
     ApiError,
@@ -164,9 +165,13 @@ async def json_body(request: web.Request, *, required: bool = True) -> Any:
             raise invalid("invalid_json_body")
         return None
     try:
-        return orjson.loads(raw)
+        document = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise invalid("invalid_json_body") from None
+    repeated = json_duplicates(raw, document)
+    if repeated:  # never pick one of two values silently
+        raise invalid("invalid_json_body: " + duplicate_fields(repeated))
+    return document
 
 
 def string_field(body: Mapping[str, Any], key: str, *, required: bool) -> str | None:

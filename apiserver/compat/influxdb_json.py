@@ -8,7 +8,11 @@ that text, so the texts here are Go's (`encoding/json` scanner and UnmarshalType
 - a syntax error anywhere in that value wins over a type error (the value is read whole first);
 - the first value of a wrong type names its JSON kind and the Go type; nothing is decoded then;
 - `null` leaves Go's zero value (a nil map, `""` for a string element); invalid UTF-8 and lone
-  surrogate escapes become U+FFFD; duplicate keys: the last wins.
+  surrogate escapes become U+FFFD.
+
+One deliberate difference: where Go lets the last of two equal keys win, a repeated key here is
+refused (`duplicate key "k"`), after any syntax or type error, since a secrets server must not
+pick one of two values for the same secret silently.
 
 The scanner is iterative, so deep nesting cannot exhaust the Python stack (Go stops at 10000).
 """
@@ -233,7 +237,10 @@ def decode_string_map(buf: bytes) -> dict[str, str]:
         raise GoJSONError(f"json: cannot unmarshal {_kind(first)} into Go value of type map[string]string")
     result: dict[str, str] = {}
     wrong: str | None = None
+    repeated: str | None = None
     for key, c in _members(scanner):
+        if key in result and repeated is None:
+            repeated = key
         if c == ord('"'):
             scanner.take()
             result[key] = scanner.string()
@@ -245,7 +252,13 @@ def decode_string_map(buf: bytes) -> dict[str, str]:
             scanner.skip_value()
     if wrong is not None:
         raise GoJSONError(f"json: cannot unmarshal {wrong} into Go value of type string")
+    if repeated is not None:
+        raise _duplicate(repeated)
     return result
+
+
+def _duplicate(key: str) -> GoJSONError:
+    return GoJSONError(f"duplicate key {json.dumps(key)}")
 
 
 def decode_secret_keys(buf: bytes) -> list[str]:
@@ -259,10 +272,15 @@ def decode_secret_keys(buf: bytes) -> list[str]:
     keys: list[str] = []
     wrong: str | None = None
     field = "Go struct field secretsDeleteBody.secrets of type"
+    seen = False
+    repeated: str | None = None
     for key, c in _members(scanner):
         if key != "secrets" and key.upper() != "SECRETS":  # Go matches field names case-insensitively
             scanner.skip_value()
             continue
+        if seen and repeated is None:
+            repeated = key
+        seen = True
         if c != ord("["):
             if c != ord("n") and wrong is None:
                 wrong = f"json: cannot unmarshal {_kind(c)} into {field} []string"
@@ -292,4 +310,6 @@ def decode_secret_keys(buf: bytes) -> list[str]:
                 break
     if wrong is not None:
         raise GoJSONError(wrong)
+    if repeated is not None:
+        raise _duplicate(repeated)
     return keys

@@ -176,7 +176,11 @@ def decode_document(raw: bytes, content_type: str) -> Any:
 
 
 def duplicate_fields_message(paths: list[str]) -> str:
-    return "strict decoding error: " + ", ".join(f'duplicate field "{path}"' for path in paths)
+    return "strict decoding error: " + duplicate_fields(paths)
+
+
+def duplicate_fields(paths: list[str]) -> str:
+    return ", ".join(f'duplicate field "{path}"' for path in paths)
 
 
 def check_document(document: Any, size: int) -> Any:

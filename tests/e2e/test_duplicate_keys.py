@@ -7,7 +7,10 @@ default) keeps the last value and says so in a `Warning` header; Ignore keeps th
 from __future__ import annotations
 
 import pytest
+import requests
+from cloudflare_support import new_account, raw
 from core_support import assert_status
+from influxdb_support import native_keys, new_org
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -97,3 +100,32 @@ def test_other_bodies_refuse_a_repeated_key(shared_server):
         headers={"Content-Type": JSON},
     )
     assert_status(response, 400, "BadRequest", 'strict decoding error: duplicate field "role"')
+
+
+def test_the_influxdb_facade_refuses_a_repeated_key_and_stores_nothing(shared_server):
+    """influxd (Go) would keep the last value; a secrets server refuses to pick one of two values."""
+    namespace, org_id = new_org(shared_server, "dupkeys")
+    url = f"{shared_server.url}/api/v2/orgs/{org_id}/secrets"
+    headers = {"Authorization": f"Token {shared_server.admin_token}"}
+    patched = requests.patch(url, data=b'{"db-password":"first","db-password":"second"}', headers=headers, timeout=20)
+    assert patched.status_code == 400, patched.text
+    assert patched.json() == {"code": "invalid", "message": 'failed to unmarshal json: duplicate key "db-password"'}
+    assert native_keys(shared_server, namespace) == {}
+
+    assert requests.patch(url, data=b'{"kept":"v"}', headers=headers, timeout=20).status_code == 204
+    deleted = requests.post(
+        f"{url}/delete", data=b'{"secrets":["kept"],"Secrets":["other"]}', headers=headers, timeout=20
+    )
+    assert deleted.status_code == 400 and deleted.json()["message"].endswith('duplicate key "Secrets"'), deleted.text
+    assert set(native_keys(shared_server, namespace)) == {"kept"}
+
+
+def test_the_cloudflare_facade_refuses_a_repeated_field_and_stores_nothing(shared_server):
+    namespace, account_id = new_account(shared_server)
+    stores = f"/accounts/{account_id}/secrets_store/stores"
+    store_id = raw(shared_server, "POST", stores, json={"name": "dup"}).json()["result"]["id"]
+    body = b'[{"name":"DUP","value":"first","value":"second","scopes":["workers"]}]'
+    created = raw(shared_server, "POST", f"{stores}/{store_id}/secrets", data=body)
+    assert created.status_code == 400, created.text
+    assert created.json()["errors"] == [{"code": 1001, "message": 'invalid_json_body: duplicate field "[0].value"'}]
+    assert shared_server.session.get(shared_server.sv_url(namespace)).json()["items"] == []
