@@ -130,11 +130,12 @@ class DecryptService:
             stored = self.store.get(SECURE_VALUES.resource, namespace, name)
             if stored is None:
                 return Decrypted(error=NOT_FOUND)
-            decrypters = stored.body.get("spec", {}).get("decrypters") or []
+            body = stored.body  # each access decodes the stored JSON afresh: once per attempt is enough
+            decrypters = body.get("spec", {}).get("decrypters") or []
             if identity not in decrypters:
                 return Decrypted(error=NOT_AUTHORIZED)
             try:
-                return Decrypted(value=await self.payload.reveal(stored.body))
+                return Decrypted(value=await self.payload.reveal(body))
             except (CryptoError, ValueNotStored) as exc:
                 current = self.store.get(SECURE_VALUES.resource, namespace, name)
                 if current is None or current.revision != stored.revision:
