@@ -356,13 +356,14 @@ def create_app(settings: Settings) -> web.Application:
     app[COMPONENTS] = components
     app[BODY_LIMIT] = settings.max_body_bytes
     app[BODY_TIMEOUT] = settings.body_timeout_seconds
+    surfaces = app[SURFACES] = Surfaces()
     app[CONNECTION_GUARD] = ConnectionGuard(
         max_total=settings.max_connections,
         max_per_address=settings.max_connections_per_address,
         header_timeout=settings.header_timeout_seconds,
+        render=surfaces.render_path,
     )
     watch_stream.setup(app, components.metrics)
-    app[SURFACES] = Surfaces()
     app[STORE_SYNC] = components.store.sync
     limiter = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window_seconds)
     app[AUTHENTICATOR] = TokenAuthenticator(components.tokens, limiter)

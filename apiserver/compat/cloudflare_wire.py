@@ -81,7 +81,7 @@ def timestamp(value: str | datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def render_error(request: web.Request, error: ApiError) -> web.Response:
+def render_error(error: ApiError) -> web.Response:
     """The error dialect of `/client/v4/`, registered with the HTTP edge."""
     status, code, message = _translate(error)
     headers = dict(error.headers)

@@ -97,7 +97,7 @@ def no_content() -> web.Response:
     return web.Response(status=204, headers=SERVER_HEADERS)
 
 
-def render(request: web.Request, error: ApiError) -> web.StreamResponse:
+def render(error: ApiError) -> web.StreamResponse:
     """The Surfaces renderer for InfluxDB paths."""
     if isinstance(error, EmptyStatus):
         return web.Response(status=error.code, headers=SERVER_HEADERS)

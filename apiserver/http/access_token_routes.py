@@ -43,7 +43,7 @@ def _requested_namespace(body: Any) -> str:
     return "".join(c for c in namespace if c.isprintable())[:253] if isinstance(namespace, str) else ""
 
 
-def render_exchange_error(request: web.Request, error: ApiError) -> web.StreamResponse:
+def render_exchange_error(error: ApiError) -> web.StreamResponse:
     """authlib's error shape for the exchange path (authentication failures, 429, bad bodies)."""
     headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
     return _json({"error": error.message, "status": "error"}, error.code, headers)

@@ -5,7 +5,8 @@ client trickling bytes, or opening thousands of sockets, could hold the server's
 connection therefore passes through a small protocol in front of aiohttp's:
 
 - a connection whose first request's headers are not complete within the header deadline is
-  answered `408` and closed (its surface is unknown then: the answer is a Kubernetes `Status`);
+  answered `408` and closed, in the dialect of the surface its request line names (a Kubernetes
+  `Status` when the request line itself never arrived);
 - a connection beyond the limit per address, or in total, is answered once, in the dialect of the
   surface its request is for (429 with `Retry-After`, or 503), and closed.
 
@@ -20,23 +21,25 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ..machinery.errors import ApiError, RequestTimeout, TooManyRequests, service_unavailable
-from .status import status_body
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PathRenderer = Callable[[str, ApiError], web.StreamResponse]  # an error in the dialect of a path's surface
 _HEADERS_END = b"\r\n\r\n"
+_LINE_END = b"\r\n"
+_MAX_REQUEST_LINE = 8192  # aiohttp's own bound; a longer line is refused by aiohttp before any deadline
 
 
 class ConnectionGuard:
     """Counts connections per client address and in total, and arms each one's header deadline."""
 
-    def __init__(self, *, max_total: int, max_per_address: int, header_timeout: float) -> None:
+    def __init__(self, *, max_total: int, max_per_address: int, header_timeout: float, render: PathRenderer) -> None:
         self.max_total = max_total
         self.max_per_address = max_per_address
         self.header_timeout = header_timeout
+        self.render = render
         self._per_address: Counter[str] = Counter()
         self._total = 0
         self._refused: dict[asyncio.BaseTransport, ApiError] = {}
@@ -84,6 +87,7 @@ class _GuardedConnection(asyncio.Protocol):
         self._admitted = False
         self._deadline: asyncio.TimerHandle | None = None
         self._tail = b""
+        self._request_line = b""  # kept, bounded, until the headers are complete: it names the surface
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport
@@ -99,8 +103,11 @@ class _GuardedConnection(asyncio.Protocol):
             if _HEADERS_END in seen:
                 self._deadline.cancel()
                 self._deadline = None
+                self._request_line = b""
             else:
                 self._tail = seen[-3:]
+                if _LINE_END not in self._request_line and len(self._request_line) < _MAX_REQUEST_LINE:
+                    self._request_line = (self._request_line + data)[:_MAX_REQUEST_LINE]
         self._handler.data_received(data)
 
     def eof_received(self) -> bool | None:
@@ -127,13 +134,26 @@ class _GuardedConnection(asyncio.Protocol):
             return
         seconds = f"{self._guard.header_timeout:g}"
         error = RequestTimeout(f"the request headers were not received within {seconds} seconds")
-        body = orjson.dumps(status_body(error))
-        head = (
-            "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        )
-        transport.write(head.encode() + body)
+        transport.write(_raw(self._guard.render(_path_of(self._request_line), error)))
         transport.close()
+
+
+def _path_of(received: bytes) -> str:
+    """The path of a complete request line (`GET /path?query HTTP/1.1`); "" while it is incomplete."""
+    line, complete, _ = received.partition(_LINE_END)
+    parts = line.split(b" ")
+    if not complete or len(parts) != 3:
+        return ""
+    return parts[1].partition(b"?")[0].decode("latin-1")
+
+
+def _raw(response: web.StreamResponse) -> bytes:
+    """A rendered error as bytes for a socket aiohttp has not parsed a request from."""
+    body = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else b""
+    lines = [f"HTTP/1.1 {response.status} {response.reason}"]
+    lines += [f"{name}: {value}" for name, value in response.headers.items() if name.lower() != "connection"]
+    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
 
 
 CONNECTION_GUARD = web.AppKey("connection_guard", ConnectionGuard)

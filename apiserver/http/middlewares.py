@@ -38,7 +38,7 @@ from .status import status_response
 log = logging.getLogger("apiserver.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Renderer = Callable[[web.Request, ApiError], web.StreamResponse]
+Renderer = Callable[[ApiError], web.StreamResponse]
 
 
 class Authenticator(Protocol):
@@ -64,9 +64,13 @@ class Surfaces:
         self._dialects.append((prefix, renderer))
 
     def render(self, request: web.Request, error: ApiError) -> web.StreamResponse:
+        return self.render_path(request.path, error)
+
+    def render_path(self, path: str, error: ApiError) -> web.StreamResponse:
+        """The answer in the dialect of the surface `path` belongs to; a Kubernetes `Status` elsewhere."""
         for prefix, renderer in self._dialects:
-            if request.path.startswith(prefix):
-                return renderer(request, error)
+            if path.startswith(prefix):
+                return renderer(error)
         return status_response(error)
 
 

@@ -76,6 +76,29 @@ def test_headers_never_finished_get_408_and_the_connection_closes(srv):
     assert HEADER_TIMEOUT - 0.2 < elapsed < HEADER_TIMEOUT + 2
 
 
+@pytest.mark.parametrize("surface", ["influxdb", "cloudflare", "no request line"])
+def test_headers_never_finished_get_408_in_the_dialect_of_the_request_line(srv, surface):
+    sent = {
+        "influxdb": _request("GET", INFLUX + "?x=1"),
+        "cloudflare": _request("GET", _cloudflare(srv)),
+        "no request line": b"GET /api/v2/orgs/0000000000000001/sec",  # the surface cannot be known yet
+    }[surface]
+    sock = _connect(srv)
+    sock.sendall(sent)
+    status, headers, body = _response(sock)
+    assert status == 408 and headers["connection"] == "close"
+    assert headers["content-length"] == str(len(body)) and headers["content-type"].startswith("application/json")
+    decoded = json.loads(body)
+    message = f"the request headers were not received within {HEADER_TIMEOUT:g} seconds"
+    if surface == "influxdb":
+        assert decoded == {"code": "invalid", "message": message}
+        assert headers["x-platform-error-code"] == "invalid"
+    elif surface == "cloudflare":
+        assert decoded["success"] is False and decoded["errors"] == [{"code": 1000, "message": "request_timeout"}]
+    else:
+        assert (decoded["kind"], decoded["reason"], decoded["message"]) == ("Status", "Timeout", message)
+
+
 def test_headers_trickled_a_byte_at_a_time_are_cut_at_the_deadline(srv):
     sock = _connect(srv)
     started = time.monotonic()

@@ -26,7 +26,7 @@ from apiserver.services.cloudflare_secrets import description_for, refused
 
 
 def rendered(error: ApiError) -> tuple[int, dict, str | None]:
-    response = render_error(None, error)  # type: ignore[arg-type]
+    response = render_error(error)
     body = orjson.loads(response.body)
     assert body["success"] is False and body["result"] is None and body["messages"] == []
     return response.status, body["errors"][0], response.headers.get("x-should-retry")
