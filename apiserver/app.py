@@ -33,6 +33,7 @@ from .machinery.context import Principal, RequestContext
 from .machinery.continuation import ContinueTokens
 from .machinery.errors import AlreadyExists
 from .machinery.registry import Registry
+from .ops.event_loop import LoopProbe
 from .ops.health import HealthChecks, ping
 from .ops.metrics import Metrics
 from .resources.keeper import KeeperStrategy
@@ -102,6 +103,7 @@ class Components:
 
 
 COMPONENTS = web.AppKey("components", Components)
+LOOP_PROBE = web.AppKey("loop_probe", LoopProbe)
 # Runs the gRPC server (with --grpc-port) inside the application's start-up and clean-up.
 GRPC_SERVER: web.AppKey[Callable[[], AbstractAsyncContextManager[None]]] = web.AppKey("grpc_server")
 SYSTEM = Principal(subject=ADMIN_SUBJECT, token_id="system")
@@ -323,7 +325,10 @@ async def _lifecycle(app: web.Application):
         await store.close()
         await components.auditor.close()
         raise
+    loop_probe = app[LOOP_PROBE]
+    loop_probe.start()
     yield
+    await loop_probe.stop()
     await serving.aclose()
     await reloader.stop()
     if components.kms is not None:
@@ -354,6 +359,7 @@ def create_app(settings: Settings) -> web.Application:
         ],
     )
     app[COMPONENTS] = components
+    app[LOOP_PROBE] = LoopProbe(components.metrics)
     app[BODY_LIMIT] = settings.max_body_bytes
     app[BODY_TIMEOUT] = settings.body_timeout_seconds
     surfaces = app[SURFACES] = Surfaces()

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .series import Families
@@ -39,6 +39,7 @@ _HIT, _MISS = ("hit",), ("miss",)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 5.0, 10.0, 30.0, 60.0)
 COMMIT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 KMS_BUCKETS = (0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 # Sample: the label values (in the sampler's label order) and the value.
@@ -101,6 +102,11 @@ class Metrics:
             KMS_BUCKETS,
             ("method_name", "grpc_status_code"),
         )
+        self.loop_lag = f.histogram(
+            "apiserver_event_loop_lag_seconds",
+            "How much later than asked a probe sleeping 10 ms woke: how long the event loop was held.",
+            LOOP_LAG_BUCKETS,
+        )
         self.registry.register(f)
         self._samplers = _Samplers()
         self.registry.register(self._samplers)
@@ -129,6 +135,9 @@ class Metrics:
     def record_dek_cache(self, *, hit: bool) -> None:
         self.dek_cache.inc(_HIT if hit else _MISS)
 
+    def record_loop_lag(self, seconds: float) -> None:
+        self.loop_lag.observe(seconds)
+
     def record_kms_call(self, method: str, code: str, seconds: float) -> None:
         self.kms_latency.observe(seconds, (method, code))
 
@@ -147,9 +156,11 @@ class Metrics:
 
     # -- scrape-time values -------------------------------------------------------------------
 
-    def add_sampler(self, name: str, documentation: str, labels: tuple[str, ...], sample: Sampler) -> None:
-        """A gauge read when Prometheus scrapes: `sample()` yields (label values, value) pairs."""
-        self._samplers.add(name, documentation, labels, sample)
+    def add_sampler(
+        self, name: str, documentation: str, labels: tuple[str, ...], sample: Sampler, *, counter: bool = False
+    ) -> None:
+        """A gauge (or a counter) read when Prometheus scrapes: `sample()` yields (label values, value) pairs."""
+        self._samplers.add(name, documentation, labels, sample, counter)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every series."""
@@ -158,19 +169,20 @@ class Metrics:
 
 class _Samplers(Collector):
     def __init__(self) -> None:
-        self._gauges: list[tuple[str, str, tuple[str, ...], Sampler]] = []
+        self._samplers: list[tuple[str, str, tuple[str, ...], Sampler, bool]] = []
 
-    def add(self, name: str, documentation: str, labels: tuple[str, ...], sample: Sampler) -> None:
-        if any(existing == name for existing, *_ in self._gauges):
+    def add(self, name: str, documentation: str, labels: tuple[str, ...], sample: Sampler, counter: bool) -> None:
+        if any(existing == name for existing, *_ in self._samplers):
             raise ValueError(f"a sampler named {name!r} is already registered")
-        self._gauges.append((name, documentation, labels, sample))
+        self._samplers.append((name, documentation, labels, sample, counter))
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        for name, documentation, labels, sample in self._gauges:
-            family = GaugeMetricFamily(name, documentation, labels=list(labels))
+    def collect(self) -> Iterator[Metric]:
+        for name, documentation, labels, sample, counter in self._samplers:
+            kind = CounterMetricFamily if counter else GaugeMetricFamily
+            family = kind(name, documentation, labels=list(labels))
             for values, value in sample():
                 family.add_metric(list(values), value)
             yield family
 
-    def describe(self) -> Iterator[GaugeMetricFamily]:
+    def describe(self) -> Iterator[Metric]:
         return iter(())  # names are known only at collection; no clash check against them is needed
