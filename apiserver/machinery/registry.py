@@ -33,7 +33,7 @@ from .errors import (
 )
 from .managedfields import ApplyResult, record_update, server_side_apply
 from .names import generate_name
-from .offload import off_loop_if_large
+from .offload import is_large_encoded, off_loop_if_large, off_loop_when
 from .patch import apply_merge_patch
 from .prepared import LostRace, Prepared
 from .strategy import Strategy
@@ -137,7 +137,7 @@ class Registry:
         # Authorization first, then field validation, then the stored object: 403, 400, 404 in
         # Kubernetes' order (its filters authorize before the handler decodes).
         self.authorize_write(ctx, "update", namespace, name)
-        handle_unknown_fields(self.strategy, ctx, obj)
+        await off_loop_if_large(obj, handle_unknown_fields, self.strategy, ctx, obj)
         precondition = obj["metadata"].get("resourceVersion") or None
         return await self._guaranteed_update(ctx, namespace, name, lambda _old: copy.deepcopy(obj), precondition)
 
@@ -172,7 +172,8 @@ class Registry:
         manager = ctx.field_manager
         assert manager, "the route requires a fieldManager for apply"
         self.authorize_write(ctx, "patch", namespace, name)
-        handle_unknown_fields(self.strategy, ctx, document)  # fieldValidation, before any field is owned
+        # fieldValidation, before any field is owned
+        await off_loop_if_large(document, handle_unknown_fields, self.strategy, ctx, document)
         config, payload_fields = split_apply_payload(self.strategy.payload, document)
         precondition = (document.get("metadata") or {}).get("resourceVersion") or None
         now = objmeta.now_rfc3339()
@@ -291,11 +292,28 @@ class Registry:
         if precondition is not None and precondition != str(stored.revision):
             self.audit(ctx, "update", namespace, name, "denied", "conflict")
             raise conflict(rtype.resource, name, rtype.group)
+        # The two stages cost time in proportion to the object: a large one's run in a worker thread.
+        large = is_large_encoded(stored.raw)
+        old, new, payload = await off_loop_when(large, self._updated, stored, transform, status_only)
+        payload_unchanged = await strategy.payload.unchanged(old, payload) if strategy.payload else True
+        manager = managed or self._manager_recorder(ctx, "status" if status_only else "")
+        unchanged = await off_loop_when(large, self._finish_update, old, new, payload_unchanged, manager)
+        if unchanged:
+            return Prepared(self, namespace, old, stored.revision, None, unchanged=True)
+        prepared = Prepared(self, namespace, new, stored.revision, payload, old_body=old, precondition=precondition)
+        await self._prepare_payload_write(ctx, prepared)
+        return prepared
+
+    def _updated(
+        self, stored: StoredObject, transform: Callable[[dict[str, Any]], dict[str, Any]], status_only: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], Any]:
+        """The old body, the validated new one (its payload taken out) and the payload: pure, no await."""
+        rtype, strategy = self.type, self.strategy
         old = stored.body
-        new = transform(copy.deepcopy(old))
+        new = transform(stored.body)  # each decode of the stored bytes is a private copy
         objmeta.check_type_meta(new, rtype)
-        objmeta.check_namespace(new, namespace)
-        objmeta.check_name_matches(new, name)
+        objmeta.check_namespace(new, stored.namespace)
+        objmeta.check_name_matches(new, stored.name)
         meta, old_meta = new["metadata"], old["metadata"]
         objmeta.reset_server_fields(meta)
         for key in ("uid", "creationTimestamp", "generation"):
@@ -308,19 +326,24 @@ class Registry:
         validate(strategy, rtype, new, old)
         strategy.canonicalize(new)
         payload = strategy.payload.take(new) if strategy.payload else None
-        payload_unchanged = await strategy.payload.unchanged(old, payload) if strategy.payload else True
-        if managed is not None:
-            meta["managedFields"] = managed(old, new)
-        else:
-            self._record_manager(ctx, old, new, "status" if status_only else "")
+        return old, new, payload
+
+    def _finish_update(
+        self,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        payload_unchanged: bool,
+        managed: Callable[[dict, dict], list],
+    ) -> bool:
+        """Record field ownership and the new generation and version; True when nothing changed."""
+        meta = new["metadata"]
+        meta["managedFields"] = managed(old, new)
         if payload_unchanged and objmeta.same_object(new, old):
-            return Prepared(self, namespace, old, stored.revision, None, unchanged=True)
+            return True
         if not payload_unchanged or new.get("spec") != old.get("spec"):
-            meta["generation"] = old_meta["generation"] + 1
-        strategy.new_version(new, old)
-        prepared = Prepared(self, namespace, new, stored.revision, payload, old_body=old, precondition=precondition)
-        await self._prepare_payload_write(ctx, prepared)
-        return prepared
+            meta["generation"] = old["metadata"]["generation"] + 1
+        self.strategy.new_version(new, old)
+        return False
 
     # -- commit ---------------------------------------------------------------------------
 
@@ -449,10 +472,15 @@ class Registry:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _record_manager(self, ctx: RequestContext, old: dict | None, new: dict, subresource: str = "") -> None:
+    def _record_manager(self, ctx: RequestContext, old: dict | None, new: dict) -> None:
+        new["metadata"]["managedFields"] = self._manager_recorder(ctx, "")(old, new)
+
+    def _manager_recorder(self, ctx: RequestContext, subresource: str) -> Callable[[dict | None, dict], list]:
+        """The managedFields of a write by the request's field manager, from the old and new objects."""
         manager = ctx.field_manager or ctx.default_manager
-        new["metadata"]["managedFields"] = record_update(
-            old, new, manager, api_version=self.type.api_version, now=objmeta.now_rfc3339(), subresource=subresource
+        api_version, now = self.type.api_version, objmeta.now_rfc3339()
+        return lambda old, new: record_update(
+            old, new, manager, api_version=api_version, now=now, subresource=subresource
         )
 
     def _index_conflict(self, name: str, exc: IndexKeyTaken) -> KeyTaken:

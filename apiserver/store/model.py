@@ -113,6 +113,11 @@ class ObjectWrite:
     expected_revision: int | None = None
     revision: int = 0  # assigned at commit
     previous: StoredObject | None = None
+    stored: StoredObject | None = None  # what a create or update stores, once its revision is assigned
+
+    def encoded(self) -> bytes:
+        """The body as the backend stores it: encoded once, when the revision was assigned."""
+        return self.stored.raw if self.stored is not None else orjson.dumps(self.body)
 
 
 @dataclass(slots=True)

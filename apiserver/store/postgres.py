@@ -292,7 +292,7 @@ class _Session:
                         write.namespace,
                         write.name,
                         write.index_key,
-                        orjson.dumps(write.body),
+                        write.encoded(),
                         previous,
                     )
                 )
@@ -359,7 +359,7 @@ async def _write_object(conn: asyncpg.Connection, write: ObjectWrite) -> None:
             *key,
             write.revision,
             write.index_key,
-            orjson.dumps(write.body),
+            write.encoded(),
         )
         if status.endswith(" 1"):
             return
@@ -377,7 +377,7 @@ async def _write_object(conn: asyncpg.Connection, write: ObjectWrite) -> None:
             write.expected_revision,
             write.revision,
             write.index_key,
-            orjson.dumps(write.body),
+            write.encoded(),
         )
     else:
         status = await conn.execute(

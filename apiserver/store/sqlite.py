@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiosqlite
-import orjson
 
 from .backend import DataKeyRow
 from .errors import IndexKeyTaken, ObjectExists, RevisionMismatch, SchemaTooNew, StorageFull, StoreUnavailable
@@ -313,7 +312,7 @@ def _apply_object(conn: sqlite3.Connection, write: ObjectWrite) -> None:
         try:
             conn.execute(
                 "INSERT INTO objects VALUES (?, ?, ?, ?, ?, ?)",
-                (*key, write.revision, write.index_key, orjson.dumps(write.body)),
+                (*key, write.revision, write.index_key, write.encoded()),
             )
         except sqlite3.IntegrityError as exc:
             raise _unique_violation(conn, write, exc) from None
@@ -323,7 +322,7 @@ def _apply_object(conn: sqlite3.Connection, write: ObjectWrite) -> None:
             cur = conn.execute(
                 "UPDATE objects SET revision = ?, index_key = ?, body = ? "
                 "WHERE resource = ? AND namespace = ? AND name = ? AND revision = ?",
-                (write.revision, write.index_key, orjson.dumps(write.body), *key, write.expected_revision),
+                (write.revision, write.index_key, write.encoded(), *key, write.expected_revision),
             )
         except sqlite3.IntegrityError as exc:
             raise _unique_violation(conn, write, exc) from None

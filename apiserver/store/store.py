@@ -443,9 +443,8 @@ def _changes(writes: list[Write]) -> list[Change]:
             )
             changes.append(Change(write.revision, event))
         else:
-            stored = StoredObject(
-                write.resource, write.namespace, write.name, write.revision, write.body, write.index_key
-            )
+            stored = write.stored
+            assert stored is not None, "a committed create or update has its stored form"
             kind: EventType = "ADDED" if write.op == "create" else "MODIFIED"
             event = WatchEvent(write.revision, kind, write.resource, write.namespace, write.name, write.body, previous)
             changes.append(Change(write.revision, event, stored))
