@@ -104,8 +104,9 @@ class ResourceEndpoints:
         options = ListOptions.from_query(request.query, self.type.field_selectors)
         if request.query.get("watch") in _TRUE:
             return await self._watch(request, ctx, namespace, options)
-        result = list_objects(self.registry, self.tokens, ctx, namespace, options)
-        if wants_table(request.headers.get("Accept", "")):
+        table = wants_table(request.headers.get("Accept", ""))
+        result = list_objects(self.registry, self.tokens, ctx, namespace, options, encoded=not table)
+        if table:
             return self._table(request, result["items"], result["metadata"])
         return json_response(result)
 

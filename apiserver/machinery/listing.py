@@ -94,8 +94,15 @@ def matches(registry: Registry, options: ListOptions, obj: dict[str, Any]) -> bo
 
 
 def list_objects(
-    registry: Registry, tokens: ContinueTokens, ctx: RequestContext, namespace: str | None, options: ListOptions
+    registry: Registry,
+    tokens: ContinueTokens,
+    ctx: RequestContext,
+    namespace: str | None,
+    options: ListOptions,
+    *,
+    encoded: bool = False,
 ) -> dict[str, Any]:
+    """The list's body; with `encoded`, its items are the objects' stored JSON, only for encoding."""
     rtype = registry.type
     registry.authorizer.authorize(ctx.principal, "list", rtype, namespace or "")
     store = registry.store
@@ -107,11 +114,15 @@ def list_objects(
     elif options.resource_version_match == "Exact":
         revision = int(options.resource_version)
 
-    def accept(key: tuple[str, str], body: dict[str, Any]) -> bool:
-        return matches(registry, options, body) and registry.authorizer.can(ctx.principal, "get", rtype, *key)
+    def permitted(key: tuple[str, str]) -> bool:
+        return registry.authorizer.can(ctx.principal, "get", rtype, *key)
 
+    def selected(body: dict[str, Any]) -> bool:
+        return matches(registry, options, body)
+
+    selecting = not (options.label_selector.is_empty() and options.field_selector.is_empty())
     try:
-        page = _page(registry, namespace, options, revision, after, accept)
+        page = _page(registry, namespace, options, revision, after, permitted, selected if selecting else None, encoded)
     except RevisionExpired:
         raise expired(
             EXPIRED_MESSAGE
@@ -130,7 +141,9 @@ def _page(
     options: ListOptions,
     revision: int,
     after: tuple[str, str] | None,
-    accept: Callable[[tuple[str, str], dict[str, Any]], bool],
+    permitted: Callable[[tuple[str, str]], bool],
+    selected: Callable[[dict[str, Any]], bool] | None,
+    encoded: bool,
 ) -> Page:
     store, resource = registry.store, registry.type.resource
     name = options.field_selector.exact_value("metadata.name")
@@ -140,6 +153,15 @@ def _page(
         if stored is None or (after is not None and stored.key <= after):
             return Page(revision, [], None, more=False)
         body = stored.body
-        found = accept(stored.key, body)
+        found = permitted(stored.key) and (selected is None or selected(body))
         return Page(revision, [body] if found else [], stored.key if found else None, more=False)
-    return store.list_page(resource, namespace, revision=revision, after=after, limit=options.limit, accept=accept)
+    return store.list_page(
+        resource,
+        namespace,
+        revision=revision,
+        after=after,
+        limit=options.limit,
+        accept_key=permitted,
+        accept_body=selected,
+        encoded=encoded,
+    )

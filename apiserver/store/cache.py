@@ -204,10 +204,11 @@ class ObjectCache:
 
     def iter_at(
         self, resource: str, namespace: str | None, revision: int, after: Key | None = None
-    ) -> Iterator[tuple[Key, dict[str, Any]]]:
-        """Objects as they were at `revision`, in key order, starting after `after`."""
+    ) -> Iterator[tuple[Key, StoredObject | dict[str, Any]]]:
+        """Objects as they were at `revision`, in key order, starting after `after`: the stored
+        object, or for one changed since, the body it had then (past states are kept decoded)."""
         if revision >= self.revision:
-            return ((o.key, o.body) for o in self.iter_current(resource, namespace, after))
+            return ((o.key, o) for o in self.iter_current(resource, namespace, after))
         if revision < self.oldest_revision:
             raise RevisionExpired(revision, self.oldest_revision)
         # The state at `revision` of a key changed since is the `previous` of its first later event.
@@ -220,15 +221,17 @@ class ObjectCache:
         current_keys = (o.key for o in self.iter_current(resource, namespace, after))
         return self._merge_at(resource, past, heapq.merge(current_keys, changed))
 
-    def _merge_at(self, resource: str, past: dict[Key, Any], keys: Iterator[Key]) -> Iterator[tuple[Key, dict]]:
+    def _merge_at(
+        self, resource: str, past: dict[Key, Any], keys: Iterator[Key]
+    ) -> Iterator[tuple[Key, StoredObject | dict[str, Any]]]:
         previous_key = None
         for key in keys:
             if key == previous_key:
                 continue
             previous_key = key
-            body = past[key] if key in past else self._objects[resource][key].body
-            if body is not None:
-                yield key, body
+            entry = past[key] if key in past else self._objects[resource][key]
+            if entry is not None:
+                yield key, entry
 
     def events_after(self, revision: int) -> list[WatchEvent]:
         if revision < self.oldest_revision:
@@ -261,6 +264,11 @@ class ObjectCache:
         for watchers in list(self._watchers.values()):
             for watcher in list(watchers):
                 watcher.close()
+
+
+def body_of(entry: StoredObject | dict[str, Any]) -> dict[str, Any]:
+    """The decoded body of an entry of `ObjectCache.iter_at`."""
+    return entry.body if isinstance(entry, StoredObject) else entry
 
 
 def _bounds(namespace: str | None, after: Key | None) -> tuple[Key, Key]:

@@ -23,10 +23,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
+
 from ..ops.metrics import Metrics, Sample
 from ..ops.tasks import stop_task
 from .backend import Backend
-from .cache import ObjectCache, Watcher
+from .cache import ObjectCache, Watcher, body_of
 from .coalesced import CoalescedRead
 from .errors import (
     IndexKeyTaken,
@@ -76,7 +78,7 @@ class Page:
     """One page of a list: the revision it was read at, its objects, and where the next page starts."""
 
     revision: int
-    items: list[dict[str, Any]]
+    items: list[Any]  # decoded objects, or with `encoded` their stored JSON as orjson Fragments
     last_key: Key | None
     more: bool
 
@@ -186,20 +188,34 @@ class Store:
         revision: int | None = None,
         after: Key | None = None,
         limit: int = 0,
-        accept: Callable[[Key, dict[str, Any]], bool] | None = None,
+        accept_key: Callable[[Key], bool] | None = None,
+        accept_body: Callable[[dict[str, Any]], bool] | None = None,
+        encoded: bool = False,
     ) -> Page:
         """Up to `limit` (0: all) objects as they were at `revision`, in key order after `after`,
-        keeping those `accept` takes. Costs in proportion to what is read, not to the namespace.
-        Raises RevisionExpired for a revision older than the retained window."""
+        keeping those `accept_key` and `accept_body` take. Costs in proportion to what is read, not
+        to the namespace. Raises RevisionExpired for a revision older than the retained window.
+
+        An object is decoded only for `accept_body`, or to be returned decoded. With `encoded`, the
+        items are the stored JSON as it is, for a response: decoding 10 000 objects and collecting
+        their garbage was about 170 ms on the event loop, passing their bytes a few."""
         at = self.cache.revision if revision is None else revision
-        items: list[dict[str, Any]] = []
+        items: list[Any] = []
         last: Key | None = None
-        for key, body in self.cache.iter_at(resource, namespace, at, after):
-            if accept is not None and not accept(key, body):
+        for key, entry in self.cache.iter_at(resource, namespace, at, after):
+            if accept_key is not None and not accept_key(key):
                 continue
+            body = None
+            if accept_body is not None:
+                body = body_of(entry)
+                if not accept_body(body):
+                    continue
             if limit and len(items) == limit:
                 return Page(at, items, last, more=True)
-            items.append(body)
+            if encoded and isinstance(entry, StoredObject):
+                items.append(orjson.Fragment(entry.raw))
+            else:
+                items.append(body if body is not None else body_of(entry))
             last = key
         return Page(at, items, last, more=False)
 

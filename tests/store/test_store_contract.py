@@ -11,6 +11,7 @@ import asyncio
 
 import pytest
 
+from apiserver.store.cache import body_of
 from apiserver.store.errors import IndexKeyTaken, ObjectExists, RevisionExpired, RevisionMismatch
 
 SV = "securevalues"
@@ -187,7 +188,7 @@ async def test_iter_at_reconstructs_past_snapshots(store):
     await create(store, "d")
     await create(store, "x", ns="ns2")
     past = list(store.cache.iter_at(SV, "ns1", snapshot))
-    assert [(k, b["spec"].get("description")) for k, b in past] == [
+    assert [(k, body_of(e)["spec"].get("description")) for k, e in past] == [
         (("ns1", "a"), "a0"),
         (("ns1", "b"), "b0"),
         (("ns1", "c"), "c0"),
