@@ -4,8 +4,8 @@ Every request is served on one event loop, so a callback that computes for long 
 client. The probe sleeps and records how much later than asked it woke: that delay is how long
 something else held the loop (or the interpreter, when a worker thread runs code that does not
 release it), plus the scheduler's own jitter. Waking a hundred times a second costs a few
-microseconds each. The CPU time of the loop's thread, against the process's, shows how much of the
-work is done on the loop, and how close the loop is to saturation (a rate near 1 s/s).
+microseconds each. The CPU time of the loop's thread shows how much of the work is done on the
+loop, and how close the loop is to saturation (a rate near 1 s/s).
 """
 
 from __future__ import annotations
