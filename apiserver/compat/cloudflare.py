@@ -179,7 +179,7 @@ class CloudflareFacade:
 
     async def quota(self, request: web.Request) -> web.Response:
         ctx, _, namespace = self._account(request, "list")
-        usage = self.secrets.usage(ctx, namespace)
+        usage = await self.secrets.usage(ctx, namespace)
         return envelope({"secrets": {"quota": self.secrets.quota, "usage": usage}})
 
     # -- stores ---------------------------------------------------------------------------
@@ -230,7 +230,7 @@ class CloudflareFacade:
         search = query.search.lower()
         found = [
             obj
-            for obj in self.secrets.list(ctx, namespace, store_id)
+            for obj in await self.secrets.list(ctx, namespace, store_id)
             if (not search or search in secret_name(obj).lower() or search in (comment_of(obj) or "").lower())
             and all(scope in scopes_of(obj) for scope in query.scopes)
         ]
@@ -271,7 +271,7 @@ class CloudflareFacade:
         ctx, _, namespace = self._account(request, "get")
         store_id = request.match_info["store_id"]
         return envelope(
-            secret_json(self.secrets.get(ctx, namespace, store_id, request.match_info["secret_id"]), store_id)
+            secret_json(await self.secrets.get(ctx, namespace, store_id, request.match_info["secret_id"]), store_id)
         )
 
     async def edit_secret(self, request: web.Request) -> web.Response:
@@ -282,7 +282,7 @@ class CloudflareFacade:
         if not isinstance(body, dict):
             raise invalid("invalid_json_body")
         name = string_field(body, "name", required=False)
-        if name is not None and name != secret_name(self.secrets.get(ctx, namespace, store_id, id_)):
+        if name is not None and name != secret_name(await self.secrets.get(ctx, namespace, store_id, id_)):
             raise invalid("secret_name_immutable")
         value = string_field(body, "value", required=False)
         change = SecretChange(

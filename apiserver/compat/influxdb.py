@@ -88,7 +88,7 @@ class InfluxDBFacade:
         ctx = _context(request, principal)
         if action == "list":
             self._require(principal, org_id, namespace, "read", ["list"])
-            keys = [k for k, _ in self.values.list(ctx, namespace)]
+            keys = await self.values.keys(ctx, namespace)
             links = {"org": f"{ORGS}/{org_id}", "self": f"{ORGS}/{org_id}/secrets"}
             return influx_json({"links": links, "secrets": keys})
         if action == "patch":

@@ -19,12 +19,13 @@ from ..machinery.continuation import ContinueTokens
 from ..machinery.errors import NotFound, bad_request, field_error, invalid, method_not_allowed
 from ..machinery.listing import ListOptions, list_objects
 from ..machinery.registry import Registry
-from ..machinery.table import TABLE_MEDIA, table_event, to_table, wants_table
+from ..machinery.table import TABLE_MEDIA, table_event, to_table, to_table_in_slices, wants_table
 from ..machinery.watch import watch_events
 from ..ops.metrics import Metrics
 from . import protobuf
 from .body import decode_off_loop, field_validated, media_type, read_body, read_optional_object
 from .context import request_context
+from .json_parts import json_collection
 from .watch_stream import stream_events
 
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")  # Go's strconv.ParseBool; Python sends `True`
@@ -104,11 +105,12 @@ class ResourceEndpoints:
         options = ListOptions.from_query(request.query, self.type.field_selectors)
         if request.query.get("watch") in _TRUE:
             return await self._watch(request, ctx, namespace, options)
-        table = wants_table(request.headers.get("Accept", ""))
-        result = list_objects(self.registry, self.tokens, ctx, namespace, options, encoded=not table)
-        if table:
-            return self._table(request, result["items"], result["metadata"])
-        return json_response(result)
+        result = await list_objects(self.registry, self.tokens, ctx, namespace, options, encoded=True)
+        if wants_table(request.headers.get("Accept", "")):
+            include = self._include_object(request)
+            table = await to_table_in_slices(self.registry.strategy, result["items"], result["metadata"], include)
+            return await json_collection(table, "rows", content_type=TABLE_MEDIA)
+        return await json_collection(result, "items")
 
     @staticmethod
     def _include_object(request: web.Request) -> str:
@@ -215,7 +217,7 @@ class ResourceEndpoints:
         self.registry.authorize_write(ctx, "deletecollection", namespace, "")
         options = ListOptions.from_query(request.query, self.type.field_selectors)
         delete_options = await self._delete_options(request)
-        listed = list_objects(self.registry, self.tokens, ctx, namespace, options)
+        listed = await list_objects(self.registry, self.tokens, ctx, namespace, options)
         deleted = []
         for obj in listed["items"]:
             meta = obj["metadata"]

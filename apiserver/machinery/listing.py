@@ -93,7 +93,7 @@ def matches(registry: Registry, options: ListOptions, obj: dict[str, Any]) -> bo
     return options.field_selector.is_empty() or options.field_selector.matches(registry.strategy.field_values(obj))
 
 
-def list_objects(
+async def list_objects(
     registry: Registry,
     tokens: ContinueTokens,
     ctx: RequestContext,
@@ -122,7 +122,9 @@ def list_objects(
 
     selecting = not (options.label_selector.is_empty() and options.field_selector.is_empty())
     try:
-        page = _page(registry, namespace, options, revision, after, permitted, selected if selecting else None, encoded)
+        page = await _page(
+            registry, namespace, options, revision, after, permitted, selected if selecting else None, encoded
+        )
     except RevisionExpired:
         raise expired(
             EXPIRED_MESSAGE
@@ -135,7 +137,7 @@ def list_objects(
     return {"kind": rtype.list_kind, "apiVersion": rtype.api_version, "metadata": list_meta, "items": page.items}
 
 
-def _page(
+async def _page(
     registry: Registry,
     namespace: str | None,
     options: ListOptions,
@@ -155,7 +157,7 @@ def _page(
         body = stored.body
         found = permitted(stored.key) and (selected is None or selected(body))
         return Page(revision, [body] if found else [], stored.key if found else None, more=False)
-    return store.list_page(
+    return await store.list_page(
         resource,
         namespace,
         revision=revision,

@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import orjson
+
+from ..ops.time_slice import TimeSlice
 from .strategy import Strategy
 
 TABLE_MEDIA = "application/json;as=Table;v=v1;g=meta.k8s.io"
+ROWS_PER_LOOK = 64  # rows made between two looks at the time slice
 
 
 def wants_table(accept: str) -> bool:
@@ -52,23 +56,45 @@ def age(timestamp: str | None, now: dt.datetime | None = None) -> str:
 def to_table(
     strategy: Strategy, objects: list[dict[str, Any]], list_meta: dict[str, Any], include_object: str = "Metadata"
 ) -> dict[str, Any]:
+    return _table(strategy, list_meta, [_row(strategy, obj, include_object) for obj in objects])
+
+
+async def to_table_in_slices(
+    strategy: Strategy, items: list[Any], list_meta: dict[str, Any], include_object: str = "Metadata"
+) -> dict[str, Any]:
+    """`to_table` for a long list (`kubectl get` of a namespace of 10 000 values), in slices of loop
+    time. `items` are objects or their stored JSON as orjson Fragments (`Store.list_page(encoded=True)`);
+    each row is encoded as soon as it is made: 10 000 decoded objects kept alive at once made the
+    cyclic garbage collector rescan them all, pauses of 10-30 ms."""
+    pace = TimeSlice()
+    rows: list[Any] = []
+    for item in items:
+        obj = item if isinstance(item, dict) else orjson.loads(orjson.dumps(item))  # a Fragment: its bytes
+        rows.append(orjson.Fragment(orjson.dumps(_row(strategy, obj, include_object))))
+        if len(rows) % ROWS_PER_LOOK == 0:
+            await pace.share()
+    return _table(strategy, list_meta, rows)
+
+
+def _row(strategy: Strategy, obj: dict[str, Any], include_object: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"cells": strategy.table_cells(obj)}
+    if include_object == "Object":
+        row["object"] = obj
+    elif include_object != "None":
+        # Metadata lets kubectl show namespaces (-A), labels (--show-labels) and -L columns.
+        row["object"] = {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj["metadata"],
+        }
+    return row
+
+
+def _table(strategy: Strategy, list_meta: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     columns = [
         {"name": c.name, "type": c.type, "format": c.format, "description": c.description, "priority": c.priority}
         for c in strategy.table_columns
     ]
-    rows = []
-    for obj in objects:
-        row: dict[str, Any] = {"cells": strategy.table_cells(obj)}
-        if include_object == "Object":
-            row["object"] = obj
-        elif include_object != "None":
-            # Metadata lets kubectl show namespaces (-A), labels (--show-labels) and -L columns.
-            row["object"] = {
-                "kind": "PartialObjectMetadata",
-                "apiVersion": "meta.k8s.io/v1",
-                "metadata": obj["metadata"],
-            }
-        rows.append(row)
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",

@@ -8,10 +8,12 @@ that stops matching is a DELETED event for this watcher, one that starts matchin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from ..store.cache import body_of
 from ..store.errors import RevisionExpired
 from .context import RequestContext
 from .listing import ListOptions, matches
@@ -38,6 +40,10 @@ def _status_expired(message: str) -> dict[str, Any]:
     }
 
 
+def _too_old(exc: RevisionExpired) -> dict[str, Any]:
+    return _status_expired(f"too old resource version: {exc.requested} ({exc.oldest})")
+
+
 async def watch_events(
     registry: Registry,
     ctx: RequestContext,
@@ -51,24 +57,28 @@ async def watch_events(
     registry.authorizer.authorize(ctx.principal, "watch", rtype, namespace or "")
     store = registry.store
     start = options.resource_version
+    initial_at: int | None = None
     try:
         if start in ("", "0"):
+            # The current objects are read at the revision the watcher starts after, slice by slice.
             watcher, replay = store.watch(rtype.resource, namespace, None)
-            initial = store.list_page(rtype.resource, namespace).items
-            replay_events: list[dict[str, Any]] = [
-                {"type": "ADDED", "object": body} for body in initial if _visible(registry, ctx, options, body)
-            ]
+            initial_at = store.revision
         else:
             watcher, replay = store.watch(rtype.resource, namespace, int(start))
-            replay_events = []
     except RevisionExpired as exc:
-        yield _status_expired(f"too old resource version: {exc.requested} ({exc.oldest})")
+        yield _too_old(exc)
         return
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
         yield STARTED
-        for initial_event in replay_events:
-            yield initial_event
+        if initial_at is not None:
+            try:
+                async with contextlib.aclosing(_initial_events(registry, ctx, namespace, options, initial_at)) as added:
+                    async for added_event in added:
+                        yield added_event
+            except RevisionExpired as exc:  # tens of thousands of writes while a slow client read them
+                yield _too_old(exc)
+                return
         for event in replay:
             translated = _translate(registry, ctx, options, event)
             if translated is not None:
@@ -103,6 +113,18 @@ async def watch_events(
     finally:
         watcher.close()
         await asyncio.sleep(0)
+
+
+async def _initial_events(
+    registry: Registry, ctx: RequestContext, namespace: str | None, options: ListOptions, revision: int
+) -> AsyncGenerator[dict[str, Any], None]:
+    """A synthetic ADDED event for each object visible to this watch as it was at `revision`."""
+    async with contextlib.aclosing(registry.store.scan(registry.type.resource, namespace, revision=revision)) as chunks:
+        async for chunk in chunks:
+            for _key, entry in chunk:
+                body = body_of(entry)
+                if _visible(registry, ctx, options, body):
+                    yield {"type": "ADDED", "object": body}
 
 
 def _visible(registry: Registry, ctx: RequestContext, options: ListOptions, body: dict[str, Any] | None) -> bool:

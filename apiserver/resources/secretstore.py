@@ -18,7 +18,6 @@ from typing import Any
 from ..machinery.errors import ApiError, Cause, field_error
 from ..machinery.strategy import ResourceType, Strategy, TableColumn
 from ..machinery.table import age
-from ..store.model import StoredObject
 from ..store.store import Store
 from ..store.txn import Txn
 from . import load_schema
@@ -77,9 +76,9 @@ def store_secrets(txn: Txn, namespace: str, store_id: str) -> list[str]:
     ]
 
 
-def in_a_store(stored: StoredObject) -> bool:
+def in_a_store(body: dict[str, Any]) -> bool:
     """Whether a secure value is bound to a store of its namespace (what a secrets quota counts)."""
-    return STORE_LABEL in (stored.body["metadata"].get("labels") or {})
+    return STORE_LABEL in (body["metadata"].get("labels") or {})
 
 
 class SecretStoreStrategy(Strategy):

@@ -133,16 +133,16 @@ class CloudflareSecrets:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def usage(self, ctx: RequestContext, namespace: str) -> int:
+    async def usage(self, ctx: RequestContext, namespace: str) -> int:
         """How many secrets the account's stores hold (what the quota counts, whoever asks)."""
-        return self.stores.secret_count(ctx, namespace)
+        return await self.stores.secret_count(ctx, namespace)
 
-    def list(self, ctx: RequestContext, namespace: str, store_id: str) -> builtins.list[dict[str, Any]]:
+    async def list(self, ctx: RequestContext, namespace: str, store_id: str) -> builtins.list[dict[str, Any]]:
         self.stores.get(ctx, namespace, store_id)
-        return [obj for _, obj in self.values.list(ctx, namespace, f"{STORE_LABEL}={store_id}")]
+        return [obj for _, obj in await self.values.list(ctx, namespace, f"{STORE_LABEL}={store_id}")]
 
-    def get(self, ctx: RequestContext, namespace: str, store_id: str, id_: str) -> dict[str, Any]:
-        for obj in self.list(ctx, namespace, store_id):
+    async def get(self, ctx: RequestContext, namespace: str, store_id: str, id_: str) -> dict[str, Any]:
+        for obj in await self.list(ctx, namespace, store_id):
             if secret_id(obj) == id_:
                 return obj
         raise not_found(SECURE_VALUES.resource, id_, SECURE_VALUES.group)
@@ -171,14 +171,14 @@ class CloudflareSecrets:
         ]
         async with self.accounts.serialised(namespace):
             self.stores.get(ctx, namespace, store_id)
-            self._check_quota(ctx, namespace, len(writes))
+            await self._check_quota(ctx, namespace, len(writes))
             return await self.values.upsert(ctx, namespace, writes)
 
     async def edit(
         self, ctx: RequestContext, namespace: str, store_id: str, id_: str, change: SecretChange
     ) -> dict[str, Any]:
         """PATCH: the given fields replace the current ones; the name stays."""
-        current = self.get(ctx, namespace, store_id, id_)
+        current = await self.get(ctx, namespace, store_id, id_)
         decrypters = None
         if change.scopes is not None:
             kept = [d for d in current.get("spec", {}).get("decrypters") or [] if d not in SCOPES]
@@ -195,7 +195,7 @@ class CloudflareSecrets:
 
     async def delete(self, ctx: RequestContext, namespace: str, store_id: str, ids: builtins.list[str]) -> None:
         """Delete the secrets with these ids in one transaction; any unknown id is a 404 and deletes nothing."""
-        by_id = {secret_id(obj): facade_key(obj) for obj in self.list(ctx, namespace, store_id)}
+        by_id = {secret_id(obj): facade_key(obj) for obj in await self.list(ctx, namespace, store_id)}
         missing = [i for i in ids if i not in by_id]
         if missing:
             raise not_found(SECURE_VALUES.resource, missing[0], SECURE_VALUES.group)
@@ -203,7 +203,7 @@ class CloudflareSecrets:
 
     async def empty(self, ctx: RequestContext, namespace: str, store_id: str) -> None:
         """Delete every secret of a store (a forced store delete)."""
-        keys = [key for key, _ in self.values.list(ctx, namespace, f"{STORE_LABEL}={store_id}")]
+        keys = [key for key, _ in await self.values.list(ctx, namespace, f"{STORE_LABEL}={store_id}")]
         if keys:
             await self.values.delete(ctx, namespace, keys)
 
@@ -219,7 +219,7 @@ class CloudflareSecrets:
     ) -> dict[str, Any]:
         """A new secret in the same store with the source's value, copied inside the server."""
         check_name(name)
-        source = self.get(ctx, namespace, store_id, id_)
+        source = await self.get(ctx, namespace, store_id, id_)
         if comment is None:
             comment = comment_of(source)
         target = FacadeWrite(
@@ -233,13 +233,13 @@ class CloudflareSecrets:
         )
         async with self.accounts.serialised(namespace):
             self.stores.get(ctx, namespace, store_id)
-            self._check_quota(ctx, namespace, 1)
+            await self._check_quota(ctx, namespace, 1)
             return await self.values.copy_value(ctx, namespace, facade_key(source), target)
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _check_quota(self, ctx: RequestContext, namespace: str, adding: int) -> None:
-        if self.usage(ctx, namespace) + adding > self.quota:
+    async def _check_quota(self, ctx: RequestContext, namespace: str, adding: int) -> None:
+        if await self.usage(ctx, namespace) + adding > self.quota:
             raise refused("maximum_secrets_exceeded")
 
     @staticmethod

@@ -139,10 +139,10 @@ class CloudflareStores:
     def get(self, ctx: RequestContext, namespace: str, store_id: str) -> dict[str, Any]:
         return self.registry.get(ctx, namespace, store_id)
 
-    def secret_count(self, ctx: RequestContext, namespace: str) -> int:
+    async def secret_count(self, ctx: RequestContext, namespace: str) -> int:
         """The secure values bound to any store of the account, visible to the caller or not."""
         self.registry.authorizer.authorize(ctx.principal, "list", SECRET_STORES, namespace)
-        return self.registry.store.count(SECURE_VALUES.resource, namespace, in_a_store)
+        return await self.registry.store.count_where(SECURE_VALUES.resource, namespace, in_a_store)
 
     async def create(
         self, ctx: RequestContext, namespace: str, names: builtins.list[str]

@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -27,6 +28,7 @@ import orjson
 
 from ..ops.metrics import Metrics, Sample
 from ..ops.tasks import stop_task
+from ..ops.time_slice import TimeSlice
 from .backend import Backend
 from .cache import ObjectCache, Watcher, body_of
 from .coalesced import CoalescedRead
@@ -45,6 +47,8 @@ from .shared import Change, SharedBackend
 from .txn import Txn
 
 log = logging.getLogger(__name__)
+# Objects a scan reads between two looks at its time slice: ~1 ms when each is decoded and matched.
+SCAN_CHUNK = 256
 
 
 @contextlib.contextmanager
@@ -174,13 +178,37 @@ class Store:
         """The current objects of `resource` in `namespace` (None: every namespace), in key order."""
         return self.cache.iter_current(resource, namespace)
 
-    def count(self, resource: str, namespace: str | None, where: Callable[[StoredObject], bool] | None = None) -> int:
-        """How many current objects of `resource` are in `namespace` (and satisfy `where`)."""
-        if where is None:
-            return self.cache.count(resource, namespace)
-        return sum(1 for stored in self.cache.iter_current(resource, namespace) if where(stored))
+    def count(self, resource: str, namespace: str | None) -> int:
+        """How many current objects of `resource` are in `namespace`."""
+        return self.cache.count(resource, namespace)
 
-    def list_page(
+    async def count_where(self, resource: str, namespace: str | None, where: Callable[[dict[str, Any]], bool]) -> int:
+        """How many current objects of `resource` in `namespace` have a body `where` takes (read as a `scan`)."""
+        found = 0
+        async for chunk in self.scan(resource, namespace):
+            found += sum(1 for _, entry in chunk if where(body_of(entry)))
+        return found
+
+    async def scan(
+        self, resource: str, namespace: str | None, *, revision: int | None = None, after: Key | None = None
+    ) -> AsyncGenerator[list[tuple[Key, StoredObject | dict[str, Any]]], None]:
+        """The objects of `resource` in `namespace` as they were at `revision` (default: now), in key
+        order after `after`, in chunks; the event loop is given back between chunks once a time slice
+        is spent. Reading at a fixed revision keeps the scan one consistent snapshot although commits
+        land between chunks. Raises RevisionExpired when `revision` is (or, during a scan of tens of
+        thousands of commits, becomes) older than the retained window."""
+        at = self.cache.revision if revision is None else revision
+        pace = TimeSlice()
+        while True:
+            chunk = list(itertools.islice(self.cache.iter_at(resource, namespace, at, after), SCAN_CHUNK))
+            if chunk:
+                yield chunk
+            if len(chunk) < SCAN_CHUNK:
+                return
+            after = chunk[-1][0]
+            await pace.share()
+
+    async def list_page(
         self,
         resource: str,
         namespace: str | None,
@@ -194,7 +222,8 @@ class Store:
     ) -> Page:
         """Up to `limit` (0: all) objects as they were at `revision`, in key order after `after`,
         keeping those `accept_key` and `accept_body` take. Costs in proportion to what is read, not
-        to the namespace. Raises RevisionExpired for a revision older than the retained window.
+        to the namespace, and in slices of loop time (`scan`). Raises RevisionExpired for a revision
+        older than the retained window.
 
         An object is decoded only for `accept_body`, or to be returned decoded. With `encoded`, the
         items are the stored JSON as it is, for a response: decoding 10 000 objects and collecting
@@ -202,21 +231,23 @@ class Store:
         at = self.cache.revision if revision is None else revision
         items: list[Any] = []
         last: Key | None = None
-        for key, entry in self.cache.iter_at(resource, namespace, at, after):
-            if accept_key is not None and not accept_key(key):
-                continue
-            body = None
-            if accept_body is not None:
-                body = body_of(entry)
-                if not accept_body(body):
-                    continue
-            if limit and len(items) == limit:
-                return Page(at, items, last, more=True)
-            if encoded and isinstance(entry, StoredObject):
-                items.append(orjson.Fragment(entry.raw))
-            else:
-                items.append(body if body is not None else body_of(entry))
-            last = key
+        async with contextlib.aclosing(self.scan(resource, namespace, revision=at, after=after)) as chunks:
+            async for chunk in chunks:
+                for key, entry in chunk:
+                    if accept_key is not None and not accept_key(key):
+                        continue
+                    body = None
+                    if accept_body is not None:
+                        body = body_of(entry)
+                        if not accept_body(body):
+                            continue
+                    if limit and len(items) == limit:
+                        return Page(at, items, last, more=True)
+                    if encoded and isinstance(entry, StoredObject):
+                        items.append(orjson.Fragment(entry.raw))
+                    else:
+                        items.append(body if body is not None else body_of(entry))
+                    last = key
         return Page(at, items, last, more=False)
 
     def read(self, reader: Callable[[Txn], T]) -> T:

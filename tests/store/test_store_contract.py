@@ -200,6 +200,28 @@ async def test_iter_at_reconstructs_past_snapshots(store):
     assert [k for k, _ in now if k[0] in ("ns1", "ns2")] == [("ns1", "a"), ("ns1", "b"), ("ns1", "d"), ("ns2", "x")]
 
 
+async def test_a_list_read_in_slices_is_one_snapshot_while_commits_land_between_them(store, monkeypatch):
+    """A list gives the loop back between chunks; what commits meanwhile must not show in it."""
+    import apiserver.store.store as store_module
+    from apiserver.ops.time_slice import TimeSlice
+
+    monkeypatch.setattr(store_module, "SCAN_CHUNK", 4)
+    monkeypatch.setattr(store_module, "TimeSlice", lambda: TimeSlice(0.0))  # the loop is given back after every chunk
+    names = [f"v{i:02d}" for i in range(30)]
+    for name in names:
+        await create(store, name, description="before")
+    at = store.revision
+    listing = asyncio.ensure_future(store.list_page(SV, "ns1"))
+    await asyncio.sleep(0)  # the first chunk is read
+    await delete(store, "v29", None)
+    await update(store, "v25", None, description="after")
+    await create(store, "v99")
+    page = await listing
+    assert page.revision == at
+    assert [(o["metadata"]["name"], o["spec"]["description"]) for o in page.items] == [(n, "before") for n in names]
+    assert store.revision > at
+
+
 async def test_old_revisions_expire_beyond_the_window(case):
     store = await case.open(event_window=3)
     first = await create(store, "a")
