@@ -129,7 +129,7 @@ async def test_tampered_wrapped_dek_and_unknown_kek_fail(repo: FakeRepository, c
     keks = ring()
     ct = await Envelope(keks, repo, clock=clock).encrypt("ns", "a", 1, b"s3cret")
     record = repo.records[ct.data_key_id]
-    repo.records[record.id] = dataclasses.replace(record, wrapped=record.wrapped[:-1] + b"\x00")
+    repo.records[record.id] = dataclasses.replace(record, wrapped=record.wrapped[:-1] + bytes([record.wrapped[-1] ^ 1]))
     with pytest.raises(DecryptionError):
         await Envelope(keks, repo, clock=clock).decrypt("ns", "a", 1, ct)
     repo.records[record.id] = record
