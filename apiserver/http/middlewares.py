@@ -30,7 +30,7 @@ from ..machinery.errors import (
     too_large,
     unauthorized,
 )
-from ..store.errors import StorageFull, StoreUnavailable
+from ..store.errors import RevisionExpired, StorageFull, StoreUnavailable
 from .body import body_limit
 from .context import PRINCIPAL, REQUEST_ID
 from .status import status_response
@@ -107,6 +107,9 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return _finish(request, surfaces.render(request, error))
     except KmsUnavailable:  # a new data key, or one not unwrapped yet, needs the KMS plugin: retry later
         error = service_unavailable("the key management service is unavailable; please try again later", retry_after=5)
+        return _finish(request, surfaces.render(request, error))
+    except RevisionExpired:  # a facade's read in slices outlived the store's window of changes (rare)
+        error = service_unavailable("the data changed too much while it was read; please try again", retry_after=1)
         return _finish(request, surfaces.render(request, error))
     except StorageFull:  # nothing was written; reads go on, and writes work again once space returns
         error = insufficient_storage("the server's storage is full; the write was not stored, please try again later")

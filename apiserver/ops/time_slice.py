@@ -25,9 +25,6 @@ class TimeSlice:
         self._seconds = seconds
         self._since = time.perf_counter()
 
-    def spent(self) -> bool:
-        return time.perf_counter() - self._since >= self._seconds
-
     async def share(self) -> None:
         """Give the loop back if this slice is spent (else return at once, without suspending)."""
         if time.perf_counter() - self._since >= self._seconds:

@@ -67,12 +67,12 @@ class StoreNotEmpty(ApiError):
 
 
 def store_secrets(txn: Txn, namespace: str, store_id: str) -> list[str]:
-    """Names of the secure values bound to a store as `txn` sees them (a scan of the namespace; stores
-    are rarely deleted), writes pending in the same batch included."""
+    """Names of the secure values bound to a store as `txn` sees them (a scan of the namespace, which
+    decodes only values whose JSON holds the store id), writes pending in the same batch included."""
     return [
         stored.name
         for stored in txn.iter_current(SECURE_VALUES.resource, namespace)
-        if (stored.body["metadata"].get("labels") or {}).get(STORE_LABEL) == store_id
+        if stored.may_hold(store_id) and (stored.body["metadata"].get("labels") or {}).get(STORE_LABEL) == store_id
     ]
 
 

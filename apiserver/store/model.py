@@ -74,6 +74,11 @@ class StoredObject:
         """A fresh decoded copy of the object's API body."""
         return orjson.loads(self.raw)
 
+    def may_hold(self, text: str) -> bool:
+        """False when the body certainly holds no string `text` (one JSON writes without escapes, such
+        as a name or an id): a check of the bytes, so a scan decodes only the objects that may match."""
+        return f'"{text}"'.encode() in self.raw
+
     @property
     def key(self) -> Key:
         return (self.namespace, self.name)

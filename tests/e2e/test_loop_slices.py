@@ -133,6 +133,30 @@ def _influx_keys(session, base) -> int:
     return len(answer.json()["secrets"])
 
 
+def _keeper_deleted(session, base) -> int:
+    """A keeper's delete checks, in its commit, that no value of the namespace uses it."""
+    keepers = base + "/apis/secret.grafana.app/v1beta1/namespaces/default/keepers"
+    keeper = {
+        "apiVersion": "secret.grafana.app/v1beta1",
+        "kind": "Keeper",
+        "metadata": {"name": "unused"},
+        "spec": {"description": "used by no value", "gcp": {"projectID": "p", "credentialsFile": "/etc/gcp.json"}},
+    }
+    assert session.post(keepers, json=keeper, timeout=30).status_code == 201
+    return session.delete(f"{keepers}/unused", timeout=30).status_code
+
+
+def _store_deleted(session, base) -> int:
+    """A Cloudflare store's delete checks, in its commit, that no value of the namespace is bound to it."""
+    namespace = session.get(f"{base}/api/v1/namespaces/default", timeout=30).json()
+    account = namespace["metadata"]["annotations"]["compat.apiserver.local/cloudflare-account-id"]
+    stores = f"{base}/client/v4/accounts/{account}/secrets_store/stores"
+    created = session.post(stores, json=[{"name": "empty-store"}], timeout=30)
+    assert created.status_code == 200, created.text
+    store_id = created.json()["result"][0]["id"]
+    return session.delete(f"{stores}/{store_id}", timeout=30).status_code
+
+
 CASES = {
     "list": (lambda s, b: _items(s, b), VALUES),
     "list with a label selector": (lambda s, b: _items(s, b, labelSelector="tier=gold"), VALUES // 2),
@@ -142,6 +166,8 @@ CASES = {
     "a Table (kubectl get)": (_table_rows, VALUES),
     "a watch's initial events": (_watched, VALUES),
     "the InfluxDB secrets list": (_influx_keys, VALUES),
+    "deleting a keeper": (_keeper_deleted, 200),
+    "deleting a Cloudflare store": (_store_deleted, 200),
 }
 
 

@@ -200,26 +200,59 @@ async def test_iter_at_reconstructs_past_snapshots(store):
     assert [k for k, _ in now if k[0] in ("ns1", "ns2")] == [("ns1", "a"), ("ns1", "b"), ("ns1", "d"), ("ns2", "x")]
 
 
-async def test_a_list_read_in_slices_is_one_snapshot_while_commits_land_between_them(store, monkeypatch):
-    """A list gives the loop back between chunks; what commits meanwhile must not show in it."""
-    import apiserver.store.store as store_module
-    from apiserver.ops.time_slice import TimeSlice
+class HeldSlice:
+    """A time slice that gives the loop back after every chunk, and waits there until released."""
 
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+
+    def __call__(self) -> HeldSlice:
+        return self
+
+    async def share(self) -> None:
+        await self.released.wait()
+
+
+@pytest.fixture
+def held_slice(monkeypatch) -> HeldSlice:
+    import apiserver.store.store as store_module
+
+    held = HeldSlice()
     monkeypatch.setattr(store_module, "SCAN_CHUNK", 4)
-    monkeypatch.setattr(store_module, "TimeSlice", lambda: TimeSlice(0.0))  # the loop is given back after every chunk
+    monkeypatch.setattr(store_module, "TimeSlice", held)
+    return held
+
+
+async def test_a_list_read_in_slices_is_one_snapshot_while_commits_land_between_them(store, held_slice):
+    """A list gives the loop back between chunks; what commits meanwhile must not show in it."""
     names = [f"v{i:02d}" for i in range(30)]
     for name in names:
         await create(store, name, description="before")
     at = store.revision
     listing = asyncio.ensure_future(store.list_page(SV, "ns1"))
-    await asyncio.sleep(0)  # the first chunk is read
+    await asyncio.sleep(0)  # the first chunk is read; the list waits between two chunks
     await delete(store, "v29", None)
     await update(store, "v25", None, description="after")
     await create(store, "v99")
+    assert not listing.done()
+    held_slice.released.set()
     page = await listing
     assert page.revision == at
     assert [(o["metadata"]["name"], o["spec"]["description"]) for o in page.items] == [(n, "before") for n in names]
     assert store.revision > at
+
+
+async def test_a_list_that_outlives_the_window_of_changes_is_expired(case, held_slice):
+    store = await case.open(event_window=3)
+    for i in range(10):
+        await create(store, f"v{i}")
+    listing = asyncio.ensure_future(store.list_page(SV, "ns1"))
+    await asyncio.sleep(0)
+    for i in range(10):  # more than twice the window: the list's revision is compacted away
+        await update(store, "v0", None, description=str(i))
+    held_slice.released.set()
+    with pytest.raises(RevisionExpired):
+        await listing
 
 
 async def test_old_revisions_expire_beyond_the_window(case):
